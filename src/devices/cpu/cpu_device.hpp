@@ -1,0 +1,32 @@
+// CPU: the default device. Fast kernels (oneDNN-backed or our own) override the reference kernels op by op; any op
+// without one runs its reference kernel, so every model runs.
+#pragma once
+
+#include <functional>
+#include <unordered_map>
+
+#include "runtime/device.hpp"
+
+namespace celer {
+
+using KernelFactory = std::unique_ptr<Kernel> (*)(const Node& node, const CompileOptions& options);
+
+class CpuDevice final : public Device {
+ public:
+  CpuDevice();
+  std::string name() const override { return "CPU"; }
+  std::unique_ptr<Kernel> create_kernel(const Node& node, const CompileOptions& options) const override;
+
+ private:
+  std::unordered_multimap<OpKind, KernelFactory> factories_;
+};
+
+const Device& cpu_device();
+
+// Fast kernel factories, one per file under src/devices/cpu/, listed in cpu_kernels.def. A factory returns nullptr
+// when the node has shapes or types it does not handle.
+#define CELER_CPU_KERNEL(op, factory) std::unique_ptr<Kernel> factory(const Node& node, const CompileOptions& options);
+#include "devices/cpu/cpu_kernels.def"
+#undef CELER_CPU_KERNEL
+
+}  // namespace celer

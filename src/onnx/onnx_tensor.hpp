@@ -1,0 +1,23 @@
+// ONNX TensorProto / type protos -> celer tensors and types.
+#pragma once
+
+#include <string>
+
+#include "celer/tensor.hpp"
+#include "ir/graph.hpp"
+
+namespace onnx {
+class TensorProto;
+class TypeProto;
+}  // namespace onnx
+
+namespace celer {
+
+// Maps an ONNX TensorProto.DataType to an ElementType; throws kUnsupported naming `what` for unknown types.
+ElementType onnx_element_type(int data_type, const std::string& what);
+int onnx_data_type_of(ElementType t);
+// Reads a tensor. External data is resolved below `weights_dir` (refused when empty). `what` names the tensor.
+Tensor read_onnx_tensor(const onnx::TensorProto& t, const std::string& weights_dir, const std::string& what);
+ValueType read_onnx_type(const onnx::TypeProto& t, const std::string& what);
+
+}  // namespace celer

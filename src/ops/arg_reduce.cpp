@@ -1,0 +1,8 @@
+// ArgReduce: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ArgReduce(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// BatchNormalization: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_BatchNormalization(OpRegistry&) {}
+
+}  // namespace celer

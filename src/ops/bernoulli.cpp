@@ -1,0 +1,8 @@
+// Bernoulli: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Bernoulli(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Cast: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Cast(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Clip: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Clip(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Concat: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Concat(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ConcatFromSequence: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ConcatFromSequence(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ConstantOfShape: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ConstantOfShape(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Conv: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Conv(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ConvInteger: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ConvInteger(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ConvTranspose: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ConvTranspose(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// CumSum: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_CumSum(OpRegistry&) {}
+
+}  // namespace celer

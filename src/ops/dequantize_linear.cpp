@@ -1,0 +1,8 @@
+// DequantizeLinear: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_DequantizeLinear(OpRegistry&) {}
+
+}  // namespace celer

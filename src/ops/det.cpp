@@ -1,0 +1,8 @@
+// Det: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Det(OpRegistry&) {}
+
+}  // namespace celer

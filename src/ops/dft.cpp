@@ -1,0 +1,8 @@
+// DFT: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_DFT(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Dropout: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Dropout(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// DynamicQuantizeLinear: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_DynamicQuantizeLinear(OpRegistry&) {}
+
+}  // namespace celer

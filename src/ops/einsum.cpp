@@ -1,0 +1,8 @@
+// Einsum: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Einsum(OpRegistry&) {}
+
+}  // namespace celer

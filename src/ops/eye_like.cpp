@@ -1,0 +1,8 @@
+// EyeLike: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_EyeLike(OpRegistry&) {}
+
+}  // namespace celer

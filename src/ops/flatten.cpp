@@ -1,0 +1,8 @@
+// Flatten: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Flatten(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Gather: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Gather(OpRegistry&) {}
+
+}  // namespace celer

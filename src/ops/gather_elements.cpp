@@ -1,0 +1,8 @@
+// GatherElements: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_GatherElements(OpRegistry&) {}
+
+}  // namespace celer

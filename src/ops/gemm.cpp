@@ -1,0 +1,8 @@
+// Gemm: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Gemm(OpRegistry&) {}
+
+}  // namespace celer

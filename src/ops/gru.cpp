@@ -1,0 +1,8 @@
+// GRU: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_GRU(OpRegistry&) {}
+
+}  // namespace celer

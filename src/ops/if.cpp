@@ -1,0 +1,8 @@
+// If: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_If(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// InstanceNormalization: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_InstanceNormalization(OpRegistry&) {}
+
+}  // namespace celer

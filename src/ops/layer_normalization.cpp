@@ -1,0 +1,8 @@
+// LayerNormalization: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_LayerNormalization(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Loop: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Loop(OpRegistry&) {}
+
+}  // namespace celer

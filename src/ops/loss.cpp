@@ -1,0 +1,8 @@
+// Loss: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Loss(OpRegistry&) {}
+
+}  // namespace celer

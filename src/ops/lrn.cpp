@@ -1,0 +1,8 @@
+// LRN: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_LRN(OpRegistry&) {}
+
+}  // namespace celer

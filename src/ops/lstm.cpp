@@ -1,0 +1,8 @@
+// LSTM: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_LSTM(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// MatMul: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_MatMul(OpRegistry&) {}
+
+}  // namespace celer

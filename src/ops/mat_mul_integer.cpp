@@ -1,0 +1,8 @@
+// MatMulInteger: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_MatMulInteger(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// MaxUnpool: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_MaxUnpool(OpRegistry&) {}
+
+}  // namespace celer

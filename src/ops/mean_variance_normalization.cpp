@@ -1,0 +1,8 @@
+// MeanVarianceNormalization: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_MeanVarianceNormalization(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// MelWeightMatrix: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_MelWeightMatrix(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// NonMaxSuppression: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_NonMaxSuppression(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// NonZero: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_NonZero(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// OneHot: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_OneHot(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Optional: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Optional(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// OptionalHasElement: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_OptionalHasElement(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Pool: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Pool(OpRegistry&) {}
+
+}  // namespace celer

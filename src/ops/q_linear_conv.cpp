@@ -1,0 +1,8 @@
+// QLinearConv: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_QLinearConv(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// QuantizeLinear: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_QuantizeLinear(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Random: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Random(OpRegistry&) {}
+
+}  // namespace celer

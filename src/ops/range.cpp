@@ -1,0 +1,8 @@
+// Range: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Range(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Resize: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Resize(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ReverseSequence: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ReverseSequence(OpRegistry&) {}
+
+}  // namespace celer

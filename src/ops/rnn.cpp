@@ -1,0 +1,8 @@
+// RNN: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_RNN(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// RoiAlign: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_RoiAlign(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Scan: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Scan(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// ScatterND: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_ScatterND(OpRegistry&) {}
+
+}  // namespace celer

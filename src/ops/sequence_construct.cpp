@@ -1,0 +1,8 @@
+// SequenceConstruct: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceConstruct(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// SequenceEmpty: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceEmpty(OpRegistry&) {}
+
+}  // namespace celer

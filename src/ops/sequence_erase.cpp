@@ -1,0 +1,8 @@
+// SequenceErase: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceErase(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// SequenceInsert: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceInsert(OpRegistry&) {}
+
+}  // namespace celer

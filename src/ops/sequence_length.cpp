@@ -1,0 +1,8 @@
+// SequenceLength: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceLength(OpRegistry&) {}
+
+}  // namespace celer

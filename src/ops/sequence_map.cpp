@@ -1,0 +1,8 @@
+// SequenceMap: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SequenceMap(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Shape: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Shape(OpRegistry&) {}
+
+}  // namespace celer

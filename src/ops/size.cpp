@@ -1,0 +1,8 @@
+// Size: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Size(OpRegistry&) {}
+
+}  // namespace celer

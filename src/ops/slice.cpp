@@ -1,0 +1,8 @@
+// Slice: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Slice(OpRegistry&) {}
+
+}  // namespace celer

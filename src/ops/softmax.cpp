@@ -1,0 +1,8 @@
+// Softmax: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Softmax(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// SpaceToDepth: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SpaceToDepth(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Split: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Split(OpRegistry&) {}
+
+}  // namespace celer

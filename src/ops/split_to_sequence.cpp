@@ -1,0 +1,8 @@
+// SplitToSequence: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_SplitToSequence(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Squeeze: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Squeeze(OpRegistry&) {}
+
+}  // namespace celer

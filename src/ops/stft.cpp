@@ -1,0 +1,8 @@
+// STFT: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_STFT(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// StringNormalizer: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_StringNormalizer(OpRegistry&) {}
+
+}  // namespace celer

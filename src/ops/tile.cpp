@@ -1,0 +1,8 @@
+// Tile: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Tile(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// TrainingOptimizer: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_TrainingOptimizer(OpRegistry&) {}
+
+}  // namespace celer

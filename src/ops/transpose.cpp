@@ -1,0 +1,8 @@
+// Transpose: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Transpose(OpRegistry&) {}
+
+}  // namespace celer

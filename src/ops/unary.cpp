@@ -1,0 +1,8 @@
+// Unary: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Unary(OpRegistry&) {}
+
+}  // namespace celer

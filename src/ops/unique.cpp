@@ -1,0 +1,8 @@
+// Unique: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Unique(OpRegistry&) {}
+
+}  // namespace celer

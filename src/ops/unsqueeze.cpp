@@ -1,0 +1,8 @@
+// Unsqueeze: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Unsqueeze(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,8 @@
+// Where: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Where(OpRegistry&) {}
+
+}  // namespace celer

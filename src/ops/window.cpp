@@ -1,0 +1,8 @@
+// Window: being written (registers no ONNX op yet).
+#include "ops/registry.hpp"
+
+namespace celer {
+
+void register_op_Window(OpRegistry&) {}
+
+}  // namespace celer

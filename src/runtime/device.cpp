@@ -1,0 +1,34 @@
+#include "runtime/device.hpp"
+
+#include <cstdlib>
+
+#include "devices/cpu/cpu_device.hpp"
+#include "devices/ref/ref_device.hpp"
+
+namespace celer {
+
+const Device* find_device(const std::string& name) {
+  if (name == "CPU") return &cpu_device();
+  if (name == "REF") return &ref_device();
+  return nullptr;
+}
+
+std::vector<std::string> device_names() { return {"CPU", "REF"}; }
+
+CompileOptions parse_compile_options(const Properties& properties) {
+  CompileOptions o;
+  for (const auto& [key, value] : properties) {
+    if (key == "inference_num_threads") {
+      char* end = nullptr;
+      long v = std::strtol(value.c_str(), &end, 10);
+      CELER_CHECK(end && *end == 0 && !value.empty() && v >= 0 && v <= 4096, kInvalidArgument,
+                  "property 'inference_num_threads' must be a non-negative integer, got '", value, "'");
+      o.num_threads = int(v);
+    } else {
+      CELER_THROW(kInvalidArgument, "unknown property '", key, "' (known: inference_num_threads)");
+    }
+  }
+  return o;
+}
+
+}  // namespace celer

@@ -1,0 +1,51 @@
+// A device is a small interface: a name, which nodes it supports, its graph passes, and the kernels it uses in place
+// of the reference ones. The executor does the rest. REF (reference kernels only) doubles as the template for a new
+// device.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "celer/celer.hpp"
+#include "ir/graph.hpp"
+#include "ops/op.hpp"
+
+namespace celer {
+
+// A kernel created for one node at compile time (weights packed, implementation chosen); run() may be called from
+// several threads at once.
+class Kernel {
+ public:
+  virtual ~Kernel() = default;
+  virtual void run(KernelContext& ctx) const = 0;
+  // Short description of the implementation, e.g. "onednn:conv" or "ref".
+  virtual const char* name() const = 0;
+};
+
+struct CompileOptions {
+  int num_threads = 0;  // 0: all the process may use
+};
+
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual std::string name() const = 0;
+  // Whether this device can run the node (a device that can't run a whole model is not chosen for it).
+  virtual bool supports(const Node& /*node*/) const { return true; }
+  // Device-specific graph rewrites (fusions, layouts), run on the device's own copy of the graph.
+  virtual void run_passes(Graph& /*graph*/, const CompileOptions& /*options*/) const {}
+  // A fast kernel for the node, or nullptr to use the op's reference kernel.
+  virtual std::unique_ptr<Kernel> create_kernel(const Node& /*node*/, const CompileOptions& /*options*/) const {
+    return nullptr;
+  }
+};
+
+// Devices by name ("CPU", "REF").
+const Device* find_device(const std::string& name);
+std::vector<std::string> device_names();
+
+// Parses compile properties into options, rejecting unknown keys and ill-typed values.
+CompileOptions parse_compile_options(const Properties& properties);
+
+}  // namespace celer
