@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cstdint>
+#include <cmath>
+#include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "celer/shape.hpp"
@@ -55,5 +58,34 @@ void for_each_broadcast(const Dims& out, const std::vector<Dims>& inputs, F&& f)
 inline Dim dim_of(int64_t v) { return v >= 0 ? Dim(v) : Dim(); }
 // Product of dims if all static, else unknown.
 Dim dims_product(const std::vector<Dim>& dims);
+
+// Converts one element between the C++ types of element types (not string) without undefined behaviour: a float to
+// an integer truncates toward zero and clamps to the integer's range (NaN gives 0); integer to integer wraps like a
+// two's complement cast; anything to bool is `v != 0`; f16/bf16 go through float.
+template <typename To, typename From>
+To numeric_cast(From v) {
+  constexpr bool kFromHalf = std::is_same_v<From, float16> || std::is_same_v<From, bfloat16>;
+  if constexpr (std::is_same_v<To, From>) {
+    return v;
+  } else if constexpr (kFromHalf) {
+    return numeric_cast<To>(float(v));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    return v != From(0);
+  } else if constexpr (std::is_integral_v<To>) {
+    if constexpr (std::is_integral_v<From>) {
+      return static_cast<To>(v);
+    } else {
+      double d = std::trunc(double(v));
+      if (std::isnan(d)) return To(0);
+      if (d <= double(std::numeric_limits<To>::min())) return std::numeric_limits<To>::min();
+      if (d >= double(std::numeric_limits<To>::max())) return std::numeric_limits<To>::max();
+      return static_cast<To>(d);
+    }
+  } else if constexpr (std::is_same_v<To, float16> || std::is_same_v<To, bfloat16>) {
+    return To(static_cast<float>(v));
+  } else {
+    return static_cast<To>(v);
+  }
+}
 
 }  // namespace celer

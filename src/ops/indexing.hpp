@@ -1,0 +1,49 @@
+// Helpers shared by the indexing and selection ops (Gather*, Scatter*, ReverseSequence, ...): index inputs are
+// checked before use, so a bad index is a kOutOfRange error and never a read or write out of bounds.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "celer/error.hpp"
+#include "celer/shape.hpp"
+#include "celer/tensor.hpp"
+
+namespace celer {
+
+// Throws kInvalidModel unless `e` is int32 or int64 (the index types of ONNX).
+inline void check_index_type(ElementType e, const char* what) {
+  CELER_CHECK(e == ElementType::kI32 || e == ElementType::kI64, kInvalidModel, what, " must be int32 or int64, got ",
+              element_type_name(e));
+}
+
+// Maps an index in [-n, n) to [0, n); otherwise throws kOutOfRange naming the index, where it is, and the valid range.
+inline int64_t resolve_index(int64_t v, int64_t n, const char* what, int64_t position) {
+  CELER_CHECK(v >= -n && v < n, kOutOfRange, what, " has index ", v, " at position ", position,
+              ", out of range for a dim of size ", n, " (valid range [", -n, ", ", n - 1, "])");
+  return v < 0 ? v + n : v;
+}
+
+// The product of dims[begin, end).
+inline int64_t dims_range_product(const Dims& dims, size_t begin, size_t end) {
+  int64_t p = 1;
+  for (size_t i = begin; i < end && i < dims.size(); ++i) p *= dims[i];
+  return p;
+}
+
+// A float converted to int64 without undefined behaviour: NaN and values out of the int64 range give `fallback`.
+inline int64_t float_to_index(double v, int64_t fallback) {
+  if (!(v >= -9.2e18 && v <= 9.2e18)) return fallback;
+  return int64_t(v);
+}
+
+// The scalar value of a scalar or one-element input (e.g. TopK's k, CumSum's axis), as int64.
+inline int64_t scalar_int_input(const Tensor& t, const char* what) {
+  CELER_CHECK(t.size() == 1 && t.rank() <= 1, kInvalidModel, what, " must be a scalar or a one-element 1-D tensor, got shape ",
+              dims_to_string(t.dims()));
+  if (is_float(t.type())) return float_to_index(t.value_as_double(0), -1);
+  return t.value_as_int(0);
+}
+
+}  // namespace celer
