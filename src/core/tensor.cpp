@@ -1,5 +1,6 @@
 #include "celer/tensor.hpp"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -99,7 +100,11 @@ int64_t Tensor::value_as_int(int64_t i) const {
   int64_t v = 0;
   dispatch_numeric(type_, [&]<typename T>() {
     if constexpr (std::is_integral_v<T>) v = int64_t(static_cast<const T*>(data_)[i]);
-    else v = int64_t(double(static_cast<const T*>(data_)[i]));
+    else {
+      // Saturating, NaN -> 0: a float-to-int conversion out of range is undefined behaviour in C++.
+      double d = double(static_cast<const T*>(data_)[i]);
+      v = d != d ? 0 : d >= 9.2233720368547758e18 ? INT64_MAX : d <= -9.2233720368547758e18 ? INT64_MIN : int64_t(d);
+    }
   });
   return v;
 }

@@ -23,8 +23,9 @@ constexpr size_t kMaxRank = 64;
 // What the header says.
 struct Header {
   ElementType type = ElementType::kUndefined;
-  size_t elem_size = 0;
-  bool swap = false;     // big-endian data on this little-endian host
+  size_t elem_size = 0;  // bytes per element in the file
+  size_t swap_unit = 0;  // bytes per byte-swapped unit (0: no swapping; big-endian data on this little-endian host)
+  char text_kind = 0;    // 'S' (bytes) or 'U' (UTF-32) for string arrays
   bool fortran = false;  // column-major data
   Dims dims;
 };
@@ -34,9 +35,9 @@ struct DtypeSpec {
   ElementType type;
 };
 constexpr DtypeSpec kDtypes[] = {
-    {"f4", ElementType::kF32}, {"f2", ElementType::kF16}, {"f8", ElementType::kF64},  {"i1", ElementType::kI8},
-    {"u1", ElementType::kU8},  {"i2", ElementType::kI16}, {"u2", ElementType::kU16},  {"i4", ElementType::kI32},
-    {"u4", ElementType::kU32}, {"i8", ElementType::kI64}, {"u8", ElementType::kU64},  {"b1", ElementType::kBool},
+    {"f4", ElementType::kF32}, {"f2", ElementType::kF16},    {"f8", ElementType::kF64}, {"i1", ElementType::kI8},
+    {"u1", ElementType::kU8},  {"i2", ElementType::kI16},    {"u2", ElementType::kU16}, {"i4", ElementType::kI32},
+    {"u4", ElementType::kU32}, {"i8", ElementType::kI64},    {"u8", ElementType::kU64}, {"b1", ElementType::kBool},
     {"?", ElementType::kBool}, {"bf16", ElementType::kBF16},
 };
 
@@ -170,14 +171,23 @@ class HeaderParser {
       order = descr[0];
       code = descr.substr(1);
     }
+    if (code.size() >= 2 && (code[0] == 'S' || code[0] == 'U') &&
+        code.find_first_not_of("0123456789", 1) == std::string::npos && code.size() <= 10) {
+      // Fixed-width strings: bytes ('S') or UTF-32 code points ('U'), padded with NULs.
+      h.type = ElementType::kString;
+      h.text_kind = code[0];
+      h.elem_size = size_t(std::stoull(code.substr(1))) * (code[0] == 'U' ? 4 : 1);
+      h.swap_unit = order == '>' && code[0] == 'U' ? 4 : 0;
+      return h;
+    }
     for (const auto& d : kDtypes) {
       if (code == d.code) h.type = d.type;
     }
     if (h.type == ElementType::kUndefined)
       CELER_THROW(kUnsupported, "'", label_, "': unsupported .npy dtype '", descr,
-                  "' (supported: f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1 and bf16, any byte order)");
+                  "' (supported: f2 f4 f8 i1 i2 i4 i8 u1 u2 u4 u8 b1, bf16, S<n> and U<n>, any byte order)");
     h.elem_size = element_size(h.type);
-    h.swap = order == '>' && h.elem_size > 1;
+    h.swap_unit = order == '>' && h.elem_size > 1 ? h.elem_size : 0;
     return h;
   }
 
@@ -195,29 +205,25 @@ uint32_t read_le(const unsigned char* p, size_t n) {
 // Reads `n` bytes at `offset` of the source into `dst` (the caller checked that they exist).
 using ReadFn = std::function<void(size_t offset, size_t n, void* dst)>;
 
-void byte_swap(void* data, int64_t count, size_t elem_size) {
-  auto* p = static_cast<unsigned char*>(data);
-  for (int64_t i = 0; i < count; ++i, p += elem_size) std::reverse(p, p + elem_size);
+void byte_swap(unsigned char* p, size_t bytes, size_t unit) {
+  for (size_t i = 0; i + unit <= bytes; i += unit) std::reverse(p + i, p + i + unit);
 }
 
-// Converts column-major data to row-major.
-Tensor fortran_to_c(const Tensor& src, size_t elem_size) {
-  Tensor dst(src.type(), src.dims());
-  const size_t rank = src.dims().size();
+// Copies column-major elements of shape `dims` from `in` to row-major order in `out`.
+void fortran_to_c(const unsigned char* in, unsigned char* out, const Dims& dims, int64_t count, size_t elem_size) {
+  const size_t rank = dims.size();
   std::vector<int64_t> fstride(rank), idx(rank, 0);
   int64_t s = 1;
   for (size_t k = 0; k < rank; ++k) {
     fstride[k] = s;
-    s *= src.dims()[k];
+    s *= dims[k];
   }
-  const auto* in = static_cast<const unsigned char*>(src.raw());
-  auto* out = static_cast<unsigned char*>(dst.raw());
   int64_t off = 0;  // source element offset of idx
-  for (int64_t i = 0; i < src.size(); ++i) {
+  for (int64_t i = 0; i < count; ++i) {
     std::memcpy(out + size_t(i) * elem_size, in + size_t(off) * elem_size, elem_size);
     // Advance the C-order odometer (last dim fastest), keeping `off` in step.
     for (size_t k = rank; k-- > 0;) {
-      if (++idx[k] < src.dims()[k]) {
+      if (++idx[k] < dims[k]) {
         off += fstride[k];
         break;
       }
@@ -225,7 +231,46 @@ Tensor fortran_to_c(const Tensor& src, size_t elem_size) {
       idx[k] = 0;
     }
   }
-  return dst;
+}
+
+void append_utf8(std::string& out, uint32_t c) {
+  if (c < 0x80) {
+    out += char(c);
+  } else if (c < 0x800) {
+    out += char(0xc0 | (c >> 6));
+    out += char(0x80 | (c & 0x3f));
+  } else if (c < 0x10000) {
+    out += char(0xe0 | (c >> 12));
+    out += char(0x80 | ((c >> 6) & 0x3f));
+    out += char(0x80 | (c & 0x3f));
+  } else {
+    out += char(0xf0 | (c >> 18));
+    out += char(0x80 | ((c >> 12) & 0x3f));
+    out += char(0x80 | ((c >> 6) & 0x3f));
+    out += char(0x80 | (c & 0x3f));
+  }
+}
+
+// Fills a string tensor from fixed-width 'S' or 'U' elements (C order); trailing NULs are dropped, as numpy does.
+void decode_strings(const unsigned char* data, const Header& h, Tensor& t, const std::string& label) {
+  std::string* out = t.data<std::string>();
+  for (int64_t i = 0; i < t.size(); ++i) {
+    const unsigned char* e = data + size_t(i) * h.elem_size;
+    if (h.text_kind == 'S') {
+      size_t n = h.elem_size;
+      while (n > 0 && e[n - 1] == 0) --n;
+      out[i].assign(reinterpret_cast<const char*>(e), n);
+      continue;
+    }
+    size_t n = h.elem_size / 4;
+    while (n > 0 && read_le(e + 4 * (n - 1), 4) == 0) --n;
+    for (size_t k = 0; k < n; ++k) {
+      uint32_t c = read_le(e + 4 * k, 4);
+      if (c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        CELER_THROW(kParse, "'", label, "': element ", i, " holds the invalid code point ", c);
+      append_utf8(out[i], c);
+    }
+  }
 }
 
 Tensor load(size_t total, const ReadFn& read_at, const std::string& label) {
@@ -244,11 +289,11 @@ Tensor load(size_t total, const ReadFn& read_at, const std::string& label) {
   const size_t header_len = read_le(pre + 8, len_bytes);
   const size_t data_offset = 8 + len_bytes + header_len;
   if (header_len > kMaxHeaderBytes)
-    CELER_THROW(kLimitExceeded, "'", label, "': the .npy header claims ", header_len, " bytes (limit ",
-                kMaxHeaderBytes, ")");
+    CELER_THROW(kLimitExceeded, "'", label, "': the .npy header claims ", header_len, " bytes (limit ", kMaxHeaderBytes,
+                ")");
   if (data_offset > total)
-    CELER_THROW(kParse, "'", label, "': not a valid .npy file: truncated header (", header_len,
-                " bytes announced, ", total - 8 - len_bytes, " present)");
+    CELER_THROW(kParse, "'", label, "': not a valid .npy file: truncated header (", header_len, " bytes announced, ",
+                total - 8 - len_bytes, " present)");
   std::string text(header_len, '\0');
   read_at(8 + len_bytes, header_len, text.data());
   if (major < 3) {
@@ -266,25 +311,54 @@ Tensor load(size_t total, const ReadFn& read_at, const std::string& label) {
     CELER_THROW(kLimitExceeded, "'", label, "': shape ", dims_to_string(h.dims), ": ", e.what());
   }
   int64_t bytes = 0;
+  const std::string type_name =
+      h.text_kind ? std::string(1, h.text_kind) + std::to_string(h.text_kind == 'U' ? h.elem_size / 4 : h.elem_size)
+                  : std::string(element_type_name(h.type));
   if (__builtin_mul_overflow(count, int64_t(h.elem_size), &bytes) || bytes > kMaxTensorBytes)
-    CELER_THROW(kLimitExceeded, "'", label, "': shape ", dims_to_string(h.dims), " of ", element_type_name(h.type),
+    CELER_THROW(kLimitExceeded, "'", label, "': shape ", dims_to_string(h.dims), " of ", type_name,
                 " exceeds the tensor size limit of ", kMaxTensorBytes, " bytes");
   const size_t present = total - data_offset;
   if (present != size_t(bytes))
-    CELER_THROW(kParse, "'", label, "': the header's shape ", dims_to_string(h.dims), " of ",
-                element_type_name(h.type), " needs ", bytes, " bytes of data, but the file holds ", present,
+    CELER_THROW(kParse, "'", label, "': the header's shape ", dims_to_string(h.dims), " of ", type_name, " needs ",
+                bytes, " bytes of data, but the file holds ", present,
                 present < size_t(bytes) ? " (truncated)" : " (trailing bytes)");
 
-  Tensor t(h.type, h.dims);
-  if (bytes > 0) read_at(data_offset, size_t(bytes), t.raw());
+  Tensor t(h.type, h.dims);  // checks the size limit (strings need more memory than their bytes in the file)
+  if (bytes == 0) return t;
+  // Numbers in C order are read in place; the rest goes through a buffer.
+  const bool direct = h.type != ElementType::kString && !(h.fortran && h.dims.size() > 1);
+  std::vector<unsigned char> buffer(direct ? 0 : size_t(bytes));
+  unsigned char* data = direct ? static_cast<unsigned char*>(t.raw()) : buffer.data();
+  read_at(data_offset, size_t(bytes), data);
+  if (h.swap_unit) byte_swap(data, size_t(bytes), h.swap_unit);
   if (h.type == ElementType::kBool) {
     // Any non-zero byte is true; a C++ bool must hold exactly 0 or 1.
-    auto* p = static_cast<unsigned char*>(t.raw());
-    for (int64_t i = 0; i < count; ++i) p[i] = p[i] != 0;
+    for (int64_t i = 0; i < count; ++i) data[i] = data[i] != 0;
   }
-  if (h.swap) byte_swap(t.raw(), count, h.elem_size);
-  if (h.fortran && h.dims.size() > 1 && count > 0) t = fortran_to_c(t, h.elem_size);
+  if (h.fortran && h.dims.size() > 1) {
+    std::vector<unsigned char> c_order(static_cast<size_t>(bytes));
+    fortran_to_c(data, c_order.data(), h.dims, count, h.elem_size);
+    buffer.swap(c_order);
+    data = buffer.data();
+  }
+  if (h.type == ElementType::kString) {
+    decode_strings(data, h, t, label);
+  } else if (!direct) {
+    std::memcpy(t.raw(), data, size_t(bytes));
+  }
   return t;
+}
+
+// The width of the '|S<n>' dtype of a string tensor: its longest string (at least 1, like numpy).
+size_t string_width(const Tensor& t) {
+  size_t width = 1;
+  const std::string* p = t.data<std::string>();
+  for (int64_t i = 0; i < t.size(); ++i) width = std::max(width, p[i].size());
+  return width;
+}
+
+std::string descr_for(const Tensor& t) {
+  return t.type() == ElementType::kString ? "|S" + std::to_string(string_width(t)) : descr_of(t.type());
 }
 
 std::string format_header(const Tensor& t) {
@@ -292,7 +366,22 @@ std::string format_header(const Tensor& t) {
   for (size_t i = 0; i < t.dims().size(); ++i) shape += (i ? ", " : "") + std::to_string(t.dims()[i]);
   if (t.dims().size() == 1) shape += ",";
   shape += ")";
-  return "{'descr': '" + descr_of(t.type()) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  return "{'descr': '" + descr_for(t) + "', 'fortran_order': False, 'shape': " + shape + ", }";
+}
+
+// Passes the data bytes of a tensor to `sink` (strings as NUL-padded fixed-width bytes).
+void emit_data(const Tensor& t, const std::function<void(const char*, size_t)>& sink) {
+  if (t.type() != ElementType::kString) {
+    if (t.byte_size() > 0) sink(static_cast<const char*>(t.raw()), t.byte_size());
+    return;
+  }
+  const size_t width = string_width(t);
+  const std::string pad(width, '\0');
+  const std::string* p = t.data<std::string>();
+  for (int64_t i = 0; i < t.size(); ++i) {
+    sink(p[i].data(), p[i].size());
+    sink(pad.data(), width - p[i].size());
+  }
 }
 
 // Magic, version, header length, padded header (total a multiple of 64, ending in '\n').
@@ -321,29 +410,51 @@ std::string preamble(const Tensor& t) {
 
 void check_writable(const Tensor& t) {
   CELER_CHECK(!t.empty(), kInvalidArgument, "cannot write an empty (typeless) tensor as .npy");
-  (void)descr_of(t.type());
+  if (t.type() == ElementType::kString) {
+    int64_t bytes = 0;
+    CELER_CHECK(!__builtin_mul_overflow(int64_t(string_width(t)), t.size(), &bytes) && bytes <= kMaxTensorBytes,
+                kLimitExceeded, "a string tensor of shape ", dims_to_string(t.dims()),
+                " is too large for a fixed-width .npy array");
+  } else {
+    (void)descr_of(t.type());
+  }
 }
 
 }  // namespace
 
 std::string descr_of(ElementType type) {
   switch (type) {
-    case ElementType::kF32: return "<f4";
-    case ElementType::kF16: return "<f2";
-    case ElementType::kBF16: return "<bf16";
-    case ElementType::kF64: return "<f8";
-    case ElementType::kI8: return "|i1";
-    case ElementType::kU8: return "|u1";
-    case ElementType::kI16: return "<i2";
-    case ElementType::kU16: return "<u2";
-    case ElementType::kI32: return "<i4";
-    case ElementType::kU32: return "<u4";
-    case ElementType::kI64: return "<i8";
-    case ElementType::kU64: return "<u8";
-    case ElementType::kBool: return "|b1";
-    default: break;
+    case ElementType::kF32:
+      return "<f4";
+    case ElementType::kF16:
+      return "<f2";
+    case ElementType::kBF16:
+      return "<bf16";
+    case ElementType::kF64:
+      return "<f8";
+    case ElementType::kI8:
+      return "|i1";
+    case ElementType::kU8:
+      return "|u1";
+    case ElementType::kI16:
+      return "<i2";
+    case ElementType::kU16:
+      return "<u2";
+    case ElementType::kI32:
+      return "<i4";
+    case ElementType::kU32:
+      return "<u4";
+    case ElementType::kI64:
+      return "<i8";
+    case ElementType::kU64:
+      return "<u8";
+    case ElementType::kBool:
+      return "|b1";
+    default:
+      break;
   }
-  CELER_THROW(kUnsupported, "element type ", element_type_name(type), " cannot be stored in a .npy file");
+  CELER_THROW(kUnsupported, "element type ", element_type_name(type), " has no fixed .npy dtype",
+              type == ElementType::kString ? " (string tensors are written as '|S<longest string>')" : "");
 }
 
 Tensor parse(std::string_view bytes, const std::string& label) {
@@ -373,7 +484,7 @@ Tensor read(const std::string& path) {
 std::string serialize(const Tensor& t) {
   check_writable(t);
   std::string out = preamble(t);
-  out.append(static_cast<const char*>(t.raw()), t.byte_size());
+  emit_data(t, [&](const char* p, size_t n) { out.append(p, n); });
   return out;
 }
 
@@ -383,7 +494,7 @@ void write(const std::string& path, const Tensor& t) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   if (!f) CELER_THROW(kIo, "cannot write '", path, "': ", std::strerror(errno));
   f.write(pre.data(), std::streamsize(pre.size()));
-  if (t.byte_size() > 0) f.write(static_cast<const char*>(t.raw()), std::streamsize(t.byte_size()));
+  emit_data(t, [&](const char* p, size_t n) { f.write(p, std::streamsize(n)); });
   f.close();
   if (!f) CELER_THROW(kIo, "cannot write '", path, "': write error (disk full?)");
 }

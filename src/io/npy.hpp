@@ -5,7 +5,10 @@
 //
 // bfloat16: NumPy has no bfloat16 dtype. celer writes bf16 tensors with the descr '<bf16' (NumPy cannot load those
 // files; convert to f4 for NumPy) and reads the descrs '<bf16', '>bf16', '|bf16' and 'bfloat16'.
-// String and object arrays, structured dtypes and complex numbers are not supported.
+// Strings: fixed-width byte strings ('|S<n>') and UTF-32 strings ('<U<n>', '>U<n>') are read into string tensors
+// (UTF-32 is converted to UTF-8; trailing NULs are dropped, as numpy does). String tensors are written as '|S<n>', n
+// being the longest string in bytes (numpy loads them as `bytes`). Object arrays, structured dtypes and complex
+// numbers are not supported.
 //
 // Every problem (garbage, a truncated file, a header that disagrees with the data size, a shape whose size overflows
 // or exceeds kMaxTensorBytes, an unknown dtype) is a celer::Error naming the file and the problem, raised before any
@@ -25,12 +28,13 @@ Tensor read(const std::string& path);
 // Parses .npy bytes held in memory; `label` names the data in error messages.
 Tensor parse(std::string_view bytes, const std::string& label = "<memory>");
 
-// Writes a tensor as a .npy file (kIo on failure; kUnsupported for string tensors).
+// Writes a tensor as a .npy file (kIo on failure).
 void write(const std::string& path, const Tensor& t);
 // The .npy bytes of a tensor.
 std::string serialize(const Tensor& t);
 
-// The .npy descr of an element type ("<f4", "|b1", ...); throws kUnsupported for types without one.
+// The .npy descr of an element type ("<f4", "|b1", ...); throws kUnsupported for strings (their width depends on the
+// data) and kUndefined.
 std::string descr_of(ElementType type);
 
 }  // namespace celer::npy

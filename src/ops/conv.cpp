@@ -1,6 +1,6 @@
 // Conv: Y[n, m, o...] = B[m] + sum over (c, k...) of X[n, g*C/G + c, o*s - pad + k*d] * W[m, c, k...].
-// The reference kernel is a direct loop (no im2col): for every output plane it accumulates one weight at a time over a
-// contiguous run of output positions, so the innermost loop is contiguous (and vectorisable for stride 1).
+// The reference kernel is a direct loop (no im2col): for each input plane and kernel tap it accumulates into a block
+// of output planes over a contiguous run of output positions, so the innermost loop is contiguous (vectorisable).
 #include "ops/conv.hpp"
 
 #include <algorithm>
@@ -56,17 +56,22 @@ WindowAttrs read_window_attrs(const OnnxNode& n) {
   len(w.dilations, spatial, "dilations");
   len(w.pads, 2 * spatial, "pads");
   std::string ap = n.attr_string("auto_pad", std::string("NOTSET"));
-  if (ap == "NOTSET" || ap.empty()) w.auto_pad = AutoPad::kNotSet;
-  else if (ap == "SAME_UPPER") w.auto_pad = AutoPad::kSameUpper;
-  else if (ap == "SAME_LOWER") w.auto_pad = AutoPad::kSameLower;
-  else if (ap == "VALID") w.auto_pad = AutoPad::kValid;
-  else n.fail("attribute 'auto_pad' = '", ap, "' must be NOTSET, SAME_UPPER, SAME_LOWER or VALID");
+  if (ap == "NOTSET" || ap.empty())
+    w.auto_pad = AutoPad::kNotSet;
+  else if (ap == "SAME_UPPER")
+    w.auto_pad = AutoPad::kSameUpper;
+  else if (ap == "SAME_LOWER")
+    w.auto_pad = AutoPad::kSameLower;
+  else if (ap == "VALID")
+    w.auto_pad = AutoPad::kValid;
+  else
+    n.fail("attribute 'auto_pad' = '", ap, "' must be NOTSET, SAME_UPPER, SAME_LOWER or VALID");
   if (w.auto_pad != AutoPad::kNotSet) w.pads.clear();  // explicit pads are ignored with auto_pad
   return w;
 }
 
-WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
-                       int64_t pad_end, AutoPad auto_pad, bool ceil_mode) {
+WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin, int64_t pad_end,
+                       AutoPad auto_pad, bool ceil_mode) {
   const int64_t span = (kernel - 1) * dilation + 1;
   WindowAxis a;
   switch (auto_pad) {
@@ -113,8 +118,8 @@ void Conv::infer(InferContext& ctx) const {
     return;
   }
   const int64_t rank = xs.rank_known() ? xs.rank() : ws.rank();
-  CELER_CHECK(rank >= 3, kShapeMismatch, "input X of shape ", xs.to_string(), " and weight W of shape ",
-              ws.to_string(), " need rank >= 3 (N, C, spatial axes...)");
+  CELER_CHECK(rank >= 3, kShapeMismatch, "input X of shape ", xs.to_string(), " and weight W of shape ", ws.to_string(),
+              " need rank >= 3 (N, C, spatial axes...)");
   CELER_CHECK(!xs.rank_known() || !ws.rank_known() || xs.rank() == ws.rank(), kShapeMismatch, "weight W of shape ",
               ws.to_string(), " has rank ", ws.rank(), " but input X of shape ", xs.to_string(), " has rank ",
               xs.rank(), " (they must be equal)");
@@ -125,35 +130,36 @@ void Conv::infer(InferContext& ctx) const {
   const Dim c_w = ws.rank_known() ? ws[1] : Dim();
   const Dim m = ws.rank_known() ? ws[0] : Dim();
   if (c_in.is_static()) {
-    CELER_CHECK(c_in.value() % group == 0, kShapeMismatch, "attribute 'group' = ", group,
-                " does not divide the ", c_in.value(), " channels of input X of shape ", xs.to_string());
+    CELER_CHECK(c_in.value() % group == 0, kShapeMismatch, "attribute 'group' = ", group, " does not divide the ",
+                c_in.value(), " channels of input X of shape ", xs.to_string());
     if (c_w.is_static())
       CELER_CHECK(c_in.value() == c_w.value() * group, kShapeMismatch, "input X of shape ", xs.to_string(), " has ",
                   c_in.value(), " channels but weight W of shape ", ws.to_string(), " with group = ", group,
                   " expects ", c_w.value() * group);
   }
   if (m.is_static())
-    CELER_CHECK(m.value() % group == 0, kShapeMismatch, "attribute 'group' = ", group,
-                " does not divide the ", m.value(), " output channels of weight W of shape ", ws.to_string());
+    CELER_CHECK(m.value() % group == 0, kShapeMismatch, "attribute 'group' = ", group, " does not divide the ",
+                m.value(), " output channels of weight W of shape ", ws.to_string());
   if (ctx.has_input(2)) {
     const PartialShape& bs = ctx.input_shape(2);
-    CELER_CHECK(ctx.input_elem(2) == e, kInvalidModel, "bias B has element type ",
-                element_type_name(ctx.input_elem(2)), " but input X has ", element_type_name(e));
+    CELER_CHECK(ctx.input_elem(2) == e, kInvalidModel, "bias B has element type ", element_type_name(ctx.input_elem(2)),
+                " but input X has ", element_type_name(e));
     if (bs.rank_known()) {
       CELER_CHECK(bs.rank() == 1, kShapeMismatch, "bias B of shape ", bs.to_string(), " must be 1-D");
-      CELER_CHECK(!bs[0].is_static() || !m.is_static() || bs[0].value() == m.value(), kShapeMismatch, "bias B of shape ",
-                  bs.to_string(), " does not match the ", m.value(), " output channels of weight W of shape ",
-                  ws.to_string());
+      CELER_CHECK(!bs[0].is_static() || !m.is_static() || bs[0].value() == m.value(), kShapeMismatch,
+                  "bias B of shape ", bs.to_string(), " does not match the ", m.value(),
+                  " output channels of weight W of shape ", ws.to_string());
     }
   }
-  std::vector<Dim> out(size_t(rank));
+  std::vector<Dim> out(static_cast<size_t>(rank));
   out[0] = xs.rank_known() ? xs[0] : Dim();
   out[1] = m;
   for (size_t i = 0; i < spatial; ++i) {
     Dim k = ws.rank_known() ? ws[2 + i] : Dim();
     if (!window.kernel_shape.empty()) {
-      CELER_CHECK(!k.is_static() || k.value() == window.kernel_shape[i], kShapeMismatch, "attribute 'kernel_shape' = ",
-                  dims_to_string(window.kernel_shape), " does not match weight W of shape ", ws.to_string());
+      CELER_CHECK(!k.is_static() || k.value() == window.kernel_shape[i], kShapeMismatch,
+                  "attribute 'kernel_shape' = ", dims_to_string(window.kernel_shape),
+                  " does not match weight W of shape ", ws.to_string());
       k = Dim(window.kernel_shape[i]);
     }
     Dim in = xs.rank_known() ? xs[2 + i] : Dim();
@@ -171,8 +177,7 @@ namespace {
 
 // Spatial geometry padded to 3 axes with leading 1s (so 1-D and 2-D convolutions run through the 3-D loop).
 struct Geom3 {
-  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1},
-          p[3] = {0, 0, 0};
+  int64_t in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1}, p[3] = {0, 0, 0};
 };
 
 Geom3 make_geom(const WindowAttrs& w, const Dims& x, const Dims& wdims, const Dims& y) {
@@ -203,8 +208,10 @@ inline void valid_range(int64_t in, int64_t out, int64_t s, int64_t off, int64_t
   if (lo > hi) lo = hi;
 }
 
-template <typename A>
-void conv_plane_accumulate(const Geom3& g, const A* x, const A* w, A* y) {
+// Accumulates the contribution of one input plane x to MB output planes y[b] (weights w[b]): one kernel tap at a time
+// over a contiguous run of output positions, the MB planes sharing each loaded input value.
+template <typename A, int MB>
+void conv_planes_accumulate(const Geom3& g, const A* x, const A* const* w, A* const* y) {
   const int64_t IH = g.in[1], IW = g.in[2], OH = g.out[1], OW = g.out[2];
   for (int64_t kd = 0; kd < g.k[0]; ++kd) {
     int64_t od_lo, od_hi;
@@ -215,7 +222,8 @@ void conv_plane_accumulate(const Geom3& g, const A* x, const A* w, A* y) {
       const int64_t offh = kh * g.d[1] - g.p[1];
       valid_range(IH, OH, g.s[1], offh, oh_lo, oh_hi);
       for (int64_t kw = 0; kw < g.k[2]; ++kw) {
-        const A wv = w[(kd * g.k[1] + kh) * g.k[2] + kw];
+        A wv[MB];
+        for (int b = 0; b < MB; ++b) wv[b] = w[b][(kd * g.k[1] + kh) * g.k[2] + kw];
         int64_t ow_lo, ow_hi;
         const int64_t offw = kw * g.d[2] - g.p[2];
         valid_range(IW, OW, g.s[2], offw, ow_lo, ow_hi);
@@ -226,24 +234,26 @@ void conv_plane_accumulate(const Geom3& g, const A* x, const A* w, A* y) {
         for (int64_t od = od_lo; od < od_hi; ++od) {
           const int64_t id = od * g.s[0] + offd;
           const A* xp = x + id * IH * IW;
-          A* yp = y + od * OH * OW;
+          auto run = [&](const A* xr, int64_t yoff, int64_t n, int64_t step) {
+            A* yr[MB];
+            for (int b = 0; b < MB; ++b) yr[b] = y[b] + yoff;
+            for (int64_t i = 0; i < n; ++i) {
+              const A xv = xr[i * step];
+              for (int b = 0; b < MB; ++b) yr[b][i] += wv[b] * xv;
+            }
+          };
           if (rows_contiguous) {
-            const A* xr = xp + (oh_lo + offh) * IW;
-            A* yr = yp + oh_lo * OW;
-            const int64_t n = (oh_hi - oh_lo) * OW;
-            for (int64_t i = 0; i < n; ++i) yr[i] += wv * xr[i];
+            run(xp + (oh_lo + offh) * IW, od * OH * OW + oh_lo * OW, (oh_hi - oh_lo) * OW, 1);
             continue;
           }
           for (int64_t oh = oh_lo; oh < oh_hi; ++oh) {
             const int64_t ih = oh * g.s[1] + offh;
             const A* xr = xp + ih * IW + ow_lo * sw + offw;
-            A* yr = yp + oh * OW + ow_lo;
-            const int64_t n = ow_hi - ow_lo;
-            if (sw == 1) {
-              for (int64_t i = 0; i < n; ++i) yr[i] += wv * xr[i];
-            } else {
-              for (int64_t i = 0; i < n; ++i) yr[i] += wv * xr[i * sw];
-            }
+            const int64_t yoff = od * OH * OW + oh * OW + ow_lo;
+            if (sw == 1)
+              run(xr, yoff, ow_hi - ow_lo, 1);
+            else
+              run(xr, yoff, ow_hi - ow_lo, sw);
           }
         }
       }
@@ -288,14 +298,29 @@ void Conv::run(KernelContext& ctx) const {
       yb.resize(size_t(y.size()));
       yp = yb.data();
     }
+    constexpr int kBlock = 4;  // output channels computed together
     for (int64_t n = 0; n < N; ++n) {
       for (int64_t m = 0; m < M; ++m) {
-        const int64_t grp = m / Mg;
         A* yplane = yp + (n * M + m) * out_plane;
         std::fill(yplane, yplane + out_plane, bp ? bp[m] : A(0));
-        for (int64_t c = 0; c < Cg; ++c) {
-          const A* xplane = xp + (n * C + grp * Cg + c) * in_plane;
-          conv_plane_accumulate(g, xplane, wp + (m * Cg + c) * ksize, yplane);
+      }
+      for (int64_t grp = 0; grp < group; ++grp) {
+        for (int64_t m0 = grp * Mg; m0 < (grp + 1) * Mg;) {
+          const int64_t mb = (grp + 1) * Mg - m0 >= kBlock ? kBlock : 1;
+          for (int64_t c = 0; c < Cg; ++c) {
+            const A* xplane = xp + (n * C + grp * Cg + c) * in_plane;
+            const A* wb[kBlock];
+            A* yb[kBlock];
+            for (int64_t b = 0; b < mb; ++b) {
+              wb[b] = wp + ((m0 + b) * Cg + c) * ksize;
+              yb[b] = yp + (n * M + m0 + b) * out_plane;
+            }
+            if (mb == kBlock)
+              conv_planes_accumulate<A, kBlock>(g, xplane, wb, yb);
+            else
+              conv_planes_accumulate<A, 1>(g, xplane, wb, yb);
+          }
+          m0 += mb;
         }
       }
     }

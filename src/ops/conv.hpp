@@ -38,8 +38,8 @@ struct WindowAxis {
   int64_t pad_begin = 0;
   int64_t pad_end = 0;
 };
-WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin,
-                       int64_t pad_end, AutoPad auto_pad, bool ceil_mode = false);
+WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin, int64_t pad_end,
+                       AutoPad auto_pad, bool ceil_mode = false);
 
 class Conv final : public OpBase<Conv, OpKind::kConv> {
  public:

@@ -2,6 +2,7 @@
 // DCR mode takes the block offset from the outer part of the channel index, CRD mode from its inner part:
 //   DCR: out[n, c, h*b+i, w*b+j] = in[n, (i*b + j) * C/(b*b) + c, h, w]
 //   CRD: out[n, c, h*b+i, w*b+j] = in[n, c*b*b + i*b + j, h, w]
+#include <limits>
 #include <string>
 
 #include "core/dispatch.hpp"
@@ -33,7 +34,12 @@ class DepthToSpace final : public OpBase<DepthToSpace, OpKind::kDepthToSpace> {
                   " must be a multiple of blocksize * blocksize = ", bb);
       c = Dim(in[1].value() / bb);
     }
-    auto scaled = [&](const Dim& d) { return d.is_static() ? Dim(d.value() * blocksize) : Dim(); };
+    auto scaled = [&](const Dim& d) {
+      if (!d.is_static()) return Dim();
+      CELER_CHECK(d.value() <= std::numeric_limits<int64_t>::max() / blocksize, kLimitExceeded, "input ",
+                  in.to_string(), " times attribute 'blocksize' = ", blocksize, " overflows");
+      return Dim(d.value() * blocksize);
+    };
     ctx.set_output(0, ctx.input_elem(0), PartialShape({in[0], c, scaled(in[2]), scaled(in[3])}));
   }
 

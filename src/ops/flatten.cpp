@@ -19,11 +19,12 @@ class Flatten final : public OpBase<Flatten, OpKind::kFlatten> {
       return;
     }
     const int64_t rank = in.rank();
-    CELER_CHECK(axis >= -rank && axis <= rank, kInvalidModel, "attribute 'axis' = ", axis,
-                " is out of range for rank ", rank, " (must be in [", -rank, ", ", rank, "])");
+    CELER_CHECK(axis >= -rank && axis <= rank, kInvalidModel, "attribute 'axis' = ", axis, " is out of range for rank ",
+                rank, " (must be in [", -rank, ", ", rank, "])");
     const size_t a = size_t(axis < 0 ? axis + rank : axis);
-    ctx.set_output(0, ctx.input_elem(0),
-                   PartialShape{layout::product_of(in.dims(), 0, a), layout::product_of(in.dims(), a, in.dims().size())});
+    ctx.set_output(
+        0, ctx.input_elem(0),
+        PartialShape{layout::product_of(in.dims(), 0, a), layout::product_of(in.dims(), a, in.dims().size())});
   }
 
   void run(KernelContext& ctx) const override {

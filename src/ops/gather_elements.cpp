@@ -80,8 +80,6 @@ void import_gather_elements(OnnxNode& n) {
 }
 }  // namespace
 
-void register_op_GatherElements(OpRegistry& r) {
-  r.add_onnx("GatherElements", 11, kMaxOpset, import_gather_elements);
-}
+void register_op_GatherElements(OpRegistry& r) { r.add_onnx("GatherElements", 11, kMaxOpset, import_gather_elements); }
 
 }  // namespace celer

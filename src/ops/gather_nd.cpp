@@ -77,8 +77,8 @@ class GatherND final : public OpBase<GatherND, OpKind::kGatherND> {
  private:
   void check_rank(int64_t rank, const char* what) const {
     CELER_CHECK(rank >= 1, kInvalidModel, what, " must have rank >= 1");
-    CELER_CHECK(batch_dims < rank, kInvalidModel, "attribute 'batch_dims' = ", batch_dims, " must be less than the rank ",
-                rank, " of ", what);
+    CELER_CHECK(batch_dims < rank, kInvalidModel, "attribute 'batch_dims' = ", batch_dims,
+                " must be less than the rank ", rank, " of ", what);
   }
 };
 

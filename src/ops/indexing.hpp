@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "celer/error.hpp"
@@ -40,10 +41,35 @@ inline int64_t float_to_index(double v, int64_t fallback) {
 
 // The scalar value of a scalar or one-element input (e.g. TopK's k, CumSum's axis), as int64.
 inline int64_t scalar_int_input(const Tensor& t, const char* what) {
-  CELER_CHECK(t.size() == 1 && t.rank() <= 1, kInvalidModel, what, " must be a scalar or a one-element 1-D tensor, got shape ",
-              dims_to_string(t.dims()));
+  CELER_CHECK(t.size() == 1 && t.rank() <= 1, kInvalidModel, what,
+              " must be a scalar or a one-element 1-D tensor, got shape ", dims_to_string(t.dims()));
   if (is_float(t.type())) return float_to_index(t.value_as_double(0), -1);
   return t.value_as_int(0);
+}
+
+// Sums and products that wrap around for integers (no undefined behaviour on overflow); bool adds as 'or' and
+// multiplies as 'and'; 16-bit floats go through float.
+template <typename T>
+T wrapping_add(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return a || b;
+  } else if constexpr (std::is_integral_v<T>) {
+    using U = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
+    return T(U(a) + U(b));
+  } else {
+    return T(a + b);
+  }
+}
+template <typename T>
+T wrapping_mul(T a, T b) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return a && b;
+  } else if constexpr (std::is_integral_v<T>) {
+    using U = std::conditional_t<(sizeof(T) < 4), uint32_t, std::make_unsigned_t<T>>;
+    return T(U(a) * U(b));
+  } else {
+    return T(a * b);
+  }
 }
 
 }  // namespace celer

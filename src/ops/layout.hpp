@@ -18,11 +18,16 @@ template <typename F>
 void dispatch_storage(ElementType t, F&& f) {
   if (t == ElementType::kString) return f.template operator()<std::string>();
   switch (element_size(t)) {
-    case 1: return f.template operator()<uint8_t>();
-    case 2: return f.template operator()<uint16_t>();
-    case 4: return f.template operator()<uint32_t>();
-    case 8: return f.template operator()<uint64_t>();
-    default: break;
+    case 1:
+      return f.template operator()<uint8_t>();
+    case 2:
+      return f.template operator()<uint16_t>();
+    case 4:
+      return f.template operator()<uint32_t>();
+    case 8:
+      return f.template operator()<uint64_t>();
+    default:
+      break;
   }
   CELER_THROW(kUnsupported, "element type ", element_type_name(t), " in a layout op");
 }

@@ -71,14 +71,56 @@ inline Params read_params(const Tensor& scale, const Tensor* zero, int64_t chann
                 " values (the size of the quantization axis)");
   }
   if (zero) {
-    CELER_CHECK(zero->dims() == scale.dims() || (zero->size() == 1 && scale.size() == 1), kShapeMismatch, zero_name,
-                " has shape ", dims_to_string(zero->dims()), " but ", scale_name, " has shape ",
-                dims_to_string(scale.dims()));
+    CELER_CHECK(zero->dims() == scale.dims() || zero->size() == 1, kShapeMismatch, zero_name, " has shape ",
+                dims_to_string(zero->dims()), " but ", scale_name, " has shape ", dims_to_string(scale.dims()));
     p.zero = int_values(*zero, zero_name);
   } else {
     p.zero.assign(p.scale.size(), 0);
   }
   return p;
+}
+
+// The channel of element i of a tensor quantized along `axis` (per tensor: always 0).
+struct AxisIndexer {
+  int64_t inner = 1, dim = 1;
+  AxisIndexer(const Dims& dims, int64_t axis, bool per_axis) {
+    if (!per_axis) return;
+    dim = dims[size_t(axis)];
+    for (size_t i = size_t(axis) + 1; i < dims.size(); ++i) inner *= dims[i];
+  }
+  int64_t channel(int64_t i) const { return dim <= 1 ? 0 : (i / inner) % dim; }
+};
+
+// Load-time checks of a (scale, zero point) pair for QuantizeLinear/DequantizeLinear: shapes (per tensor, or 1-D
+// along `axis` when allowed) and known scale values. per_axis_ok is false before opset 13.
+inline void infer_params(const InferContext& ctx, size_t x_idx, size_t s_idx, size_t z_idx, int64_t axis,
+                         bool per_axis_ok, const std::string& s_name, const std::string& z_name) {
+  const PartialShape& ss = ctx.input_shape(s_idx);
+  CELER_CHECK(is_float(ctx.input_elem(s_idx)), kInvalidModel, s_name, " must be a float tensor, got ",
+              element_type_name(ctx.input_elem(s_idx)));
+  if (ss.rank_known()) {
+    bool single = ss.rank() == 0 || (ss.rank() == 1 && ss[0].is_static() && ss[0].value() == 1);
+    CELER_CHECK(ss.rank() <= 1, kInvalidModel, s_name, " has shape ", ss.to_string(),
+                " but must be a scalar or a 1-D per-axis tensor");
+    if (!single && ss[0].is_static()) {
+      CELER_CHECK(per_axis_ok, kInvalidModel, s_name, " has shape ", ss.to_string(),
+                  " but only per-tensor (scalar) scales are allowed before opset 13");
+      const PartialShape& xs = ctx.input_shape(x_idx);
+      if (xs.rank_known()) {
+        int64_t a = normalize_axis(axis, xs.rank());
+        CELER_CHECK(!xs[size_t(a)].is_static() || xs[size_t(a)].value() == ss[0].value(), kShapeMismatch, s_name,
+                    " has ", ss[0].value(), " values but axis ", axis, " of the input (shape ", xs.to_string(),
+                    ") has ", xs[size_t(a)].value());
+      }
+    }
+  }
+  if (ctx.has_input(z_idx)) {
+    const PartialShape& zs = ctx.input_shape(z_idx);
+    if (zs.is_static() && ss.is_static())
+      CELER_CHECK(element_count(zs.to_dims()) == element_count(ss.to_dims()), kShapeMismatch, z_name, " has shape ",
+                  zs.to_string(), " but ", s_name, " has shape ", ss.to_string());
+  }
+  if (const Tensor* s = ctx.input_value(s_idx)) checked_scales(*s, s_name);
 }
 
 // Rounds half to even and saturates into Q's range.

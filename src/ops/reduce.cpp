@@ -13,16 +13,26 @@ namespace celer {
 
 const char* reduce_fn_name(ReduceFn fn) {
   switch (fn) {
-    case ReduceFn::kSum: return "ReduceSum";
-    case ReduceFn::kMean: return "ReduceMean";
-    case ReduceFn::kMax: return "ReduceMax";
-    case ReduceFn::kMin: return "ReduceMin";
-    case ReduceFn::kProd: return "ReduceProd";
-    case ReduceFn::kL1: return "ReduceL1";
-    case ReduceFn::kL2: return "ReduceL2";
-    case ReduceFn::kLogSum: return "ReduceLogSum";
-    case ReduceFn::kLogSumExp: return "ReduceLogSumExp";
-    case ReduceFn::kSumSquare: return "ReduceSumSquare";
+    case ReduceFn::kSum:
+      return "ReduceSum";
+    case ReduceFn::kMean:
+      return "ReduceMean";
+    case ReduceFn::kMax:
+      return "ReduceMax";
+    case ReduceFn::kMin:
+      return "ReduceMin";
+    case ReduceFn::kProd:
+      return "ReduceProd";
+    case ReduceFn::kL1:
+      return "ReduceL1";
+    case ReduceFn::kL2:
+      return "ReduceL2";
+    case ReduceFn::kLogSum:
+      return "ReduceLogSum";
+    case ReduceFn::kLogSumExp:
+      return "ReduceLogSumExp";
+    case ReduceFn::kSumSquare:
+      return "ReduceSumSquare";
   }
   return "Reduce";
 }
@@ -93,14 +103,17 @@ void reduce_kernel(ReduceFn fn, const Tensor& x, const Dims& keep_dims, int64_t 
   constexpr bool kFloatAcc = std::is_floating_point_v<Acc>;
   Acc init{};
   switch (fn) {
-    case ReduceFn::kProd: init = Acc(1); break;
+    case ReduceFn::kProd:
+      init = Acc(1);
+      break;
     case ReduceFn::kMax:
       init = kFloatAcc ? -std::numeric_limits<Acc>::infinity() : Acc(std::numeric_limits<T>::lowest());
       break;
     case ReduceFn::kMin:
       init = kFloatAcc ? std::numeric_limits<Acc>::infinity() : Acc(std::numeric_limits<T>::max());
       break;
-    default: break;
+    default:
+      break;
   }
   std::vector<Acc> acc(size_t(n_out), init);
   std::vector<double> shift;  // LogSumExp: the max of each group, subtracted before exp
@@ -118,21 +131,31 @@ void reduce_kernel(ReduceFn fn, const Tensor& x, const Dims& keep_dims, int64_t 
     switch (fn) {
       case ReduceFn::kSum:
       case ReduceFn::kMean:
-      case ReduceFn::kLogSum: a += v; break;
+      case ReduceFn::kLogSum:
+        a += v;
+        break;
       case ReduceFn::kMax:
         if (v > a || (kFloatAcc && v != v)) a = v;
         break;
       case ReduceFn::kMin:
         if (v < a || (kFloatAcc && v != v)) a = v;
         break;
-      case ReduceFn::kProd: a *= v; break;
+      case ReduceFn::kProd:
+        a *= v;
+        break;
       case ReduceFn::kL1:
-        if constexpr (std::is_signed_v<Acc>) a += v < 0 ? Acc(-v) : v;
-        else a += v;
+        if constexpr (std::is_signed_v<Acc>)
+          a += v < 0 ? Acc(-v) : v;
+        else
+          a += v;
         break;
       case ReduceFn::kL2:
-      case ReduceFn::kSumSquare: a += v * v; break;
-      case ReduceFn::kLogSumExp: a += Acc(std::exp(double(v) - shift[size_t(off[0])])); break;
+      case ReduceFn::kSumSquare:
+        a += v * v;
+        break;
+      case ReduceFn::kLogSumExp:
+        a += Acc(std::exp(double(v) - shift[size_t(off[0])]));
+        break;
     }
   });
   for (int64_t o = 0; o < n_out; ++o) {
@@ -147,9 +170,15 @@ void reduce_kernel(ReduceFn fn, const Tensor& x, const Dims& keep_dims, int64_t 
           continue;
         }
         break;
-      case ReduceFn::kL2: r = std::sqrt(double(a)); break;
-      case ReduceFn::kLogSum: r = std::log(double(a)); break;
-      case ReduceFn::kLogSumExp: r = shift[size_t(o)] + std::log(double(a)); break;
+      case ReduceFn::kL2:
+        r = std::sqrt(double(a));
+        break;
+      case ReduceFn::kLogSum:
+        r = std::log(double(a));
+        break;
+      case ReduceFn::kLogSumExp:
+        r = shift[size_t(o)] + std::log(double(a));
+        break;
       default:
         if constexpr (kFloatAcc) {
           r = double(a);
@@ -158,11 +187,16 @@ void reduce_kernel(ReduceFn fn, const Tensor& x, const Dims& keep_dims, int64_t 
           continue;
         }
     }
-    if constexpr (std::is_same_v<T, double>) out[o] = r;
-    else if constexpr (std::is_floating_point_v<T> || !std::is_arithmetic_v<T>) out[o] = T(float(r));
-    else if (!(r >= double(std::numeric_limits<T>::lowest()))) out[o] = std::numeric_limits<T>::lowest();
-    else if (r >= double(std::numeric_limits<T>::max())) out[o] = std::numeric_limits<T>::max();
-    else out[o] = T(r);
+    if constexpr (std::is_same_v<T, double>)
+      out[o] = r;
+    else if constexpr (std::is_floating_point_v<T> || !std::is_arithmetic_v<T>)
+      out[o] = T(float(r));
+    else if (!(r >= double(std::numeric_limits<T>::lowest())))
+      out[o] = std::numeric_limits<T>::lowest();
+    else if (r >= double(std::numeric_limits<T>::max()))
+      out[o] = std::numeric_limits<T>::max();
+    else
+      out[o] = T(r);
   }
 }
 

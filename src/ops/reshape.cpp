@@ -1,5 +1,7 @@
-// Reshape: same data, new shape. A 0 copies the input dim (unless allowzero), a -1 is inferred.
+// Reshape: same data, new shape. A 0 copies the input dim (unless allowzero), a -1 is inferred. Reshape-1 (the shape
+// as an attribute) becomes a constant 'shape' input at import.
 #include "onnx/onnx_node.hpp"
+#include "ops/layout.hpp"
 #include "ops/op.hpp"
 #include "ops/registry.hpp"
 #include "ops/util.hpp"
@@ -19,45 +21,69 @@ class Reshape final : public OpBase<Reshape, OpKind::kReshape> {
       const PartialShape& ss = ctx.input_shape(1);
       ctx.set_output(0, ctx.input_elem(0),
                      ss.rank_known() && ss.rank() == 1 && ss[0].is_static() ? PartialShape::unknown_dims(ss[0].value())
-                                                                             : PartialShape());
+                                                                            : PartialShape());
       return;
     }
     CELER_CHECK(shape_t->rank() == 1, kInvalidModel, "the 'shape' input must be 1-D, got rank ", shape_t->rank());
     std::vector<int64_t> req = shape_t->to_int_vector();
     std::vector<Dim> out(req.size());
+    std::vector<bool> copied(in.rank_known() ? in.dims().size() : 0, false);
     int infer_at = -1;
+    int64_t rest = 1;  // product of the requested static dims
+    bool rest_known = true;
     for (size_t i = 0; i < req.size(); ++i) {
       int64_t d = req[i];
       if (d == -1) {
         CELER_CHECK(infer_at < 0, kInvalidModel, "the 'shape' input ", dims_to_string(req), " has more than one -1");
         infer_at = int(i);
       } else if (d == 0 && !allow_zero) {
-        CELER_CHECK(in.rank_known() && i < in.dims().size(), kInvalidModel, "the 'shape' input ", dims_to_string(req),
-                    " copies dim ", i, " of an input of shape ", in.to_string());
+        if (!in.rank_known()) {
+          rest_known = false;
+          continue;
+        }
+        CELER_CHECK(i < in.dims().size(), kInvalidModel, "the 'shape' input ", dims_to_string(req), " copies dim ", i,
+                    " of an input of shape ", in.to_string());
         out[i] = in[i];
+        copied[i] = true;
       } else {
         CELER_CHECK(d >= 0, kInvalidModel, "the 'shape' input ", dims_to_string(req), " has a negative dim");
         out[i] = Dim(d);
+        rest = layout::checked_mul(rest, d, "the 'shape' input");
       }
     }
     if (allow_zero && infer_at >= 0)
       for (int64_t d : req) CELER_CHECK(d != 0, kInvalidModel, "allowzero with both 0 and -1 in the shape");
-    Dim total = in.rank_known() ? dims_product(in.dims()) : Dim();
-    if (infer_at >= 0) {
-      std::vector<Dim> known;
-      for (size_t i = 0; i < out.size(); ++i)
-        if (int(i) != infer_at) known.push_back(out[i]);
-      Dim rest = dims_product(known);
-      if (total.is_static() && rest.is_static()) {
-        CELER_CHECK(rest.value() != 0 && total.value() % rest.value() == 0, kShapeMismatch, "cannot reshape ",
-                    in.to_string(), " to ", dims_to_string(req));
-        out[size_t(infer_at)] = Dim(total.value() / rest.value());
+    if (!in.rank_known()) {
+      ctx.set_output(0, ctx.input_elem(0), PartialShape(std::move(out)));
+      return;
+    }
+    // The input dims not copied by a 0: their product is what the requested static dims (and the -1) must hold.
+    std::vector<Dim> remaining;
+    for (size_t i = 0; i < in.dims().size(); ++i)
+      if (!copied[i]) remaining.push_back(in[i]);
+    Dim total = layout::product_of(remaining, 0, remaining.size());
+    if (infer_at >= 0 && rest_known) {
+      if (total.is_static()) {
+        CELER_CHECK(rest != 0 && total.value() % rest == 0, kShapeMismatch, "cannot reshape ", in.to_string(), " to ",
+                    dims_to_string(req));
+        out[size_t(infer_at)] = Dim(total.value() / rest);
+      } else {
+        // One symbolic dim whose static companions equal the requested static dims: the -1 is that dim
+        // ([N,3,4] -> [-1,12] gives [N,12]).
+        int64_t static_part = 1;
+        std::vector<const Dim*> symbolic;
+        for (const Dim& d : remaining) {
+          if (d.is_static()) {
+            static_part = layout::checked_mul(static_part, d.value(), "element count");
+          } else {
+            symbolic.push_back(&d);
+          }
+        }
+        if (symbolic.size() == 1 && static_part == rest) out[size_t(infer_at)] = *symbolic[0];
       }
-    } else {
-      Dim count = dims_product(out);
-      if (total.is_static() && count.is_static())
-        CELER_CHECK(total.value() == count.value(), kShapeMismatch, "cannot reshape ", in.to_string(), " (",
-                    total.value(), " elements) to ", PartialShape(out).to_string(), " (", count.value(), " elements)");
+    } else if (total.is_static() && rest_known) {
+      CELER_CHECK(total.value() == rest, kShapeMismatch, "cannot reshape ", in.to_string(), " (", total.value(),
+                  " elements outside copied dims) to ", dims_to_string(req), " (", rest, " elements)");
     }
     ctx.set_output(0, ctx.input_elem(0), PartialShape(std::move(out)));
   }
@@ -71,12 +97,17 @@ class Reshape final : public OpBase<Reshape, OpKind::kReshape> {
 namespace {
 void import_reshape(OnnxNode& n) {
   auto op = std::make_unique<Reshape>();
-  if (n.opset() < 5) n.unsupported("Reshape-1 (shape as an attribute) is not supported");
-  op->allow_zero = n.attr_int("allowzero", 0) != 0;
+  if (n.opset() < 5) {
+    std::vector<int64_t> shape = n.attr_ints("shape");
+    Value* shape_v = n.constant(Tensor::from_vector(shape, {int64_t(shape.size())}));
+    n.emit(std::move(op), {n.input(0), shape_v}, {n.output(0)});
+    return;
+  }
+  if (n.opset() >= 14) op->allow_zero = n.attr_int("allowzero", 0) != 0;
   n.emit(std::move(op));
 }
 }  // namespace
 
-void register_op_Reshape(OpRegistry& r) { r.add_onnx("Reshape", 5, kMaxOpset, import_reshape); }
+void register_op_Reshape(OpRegistry& r) { r.add_onnx("Reshape", 1, kMaxOpset, import_reshape); }
 
 }  // namespace celer

@@ -101,11 +101,21 @@ class ScatterElements final : public OpBase<ScatterElements, OpKind::kScatterEle
           d = u[i];
         } else {
           switch (reduction) {
-            case ScatterReduction::kNone: d = u[i]; break;
-            case ScatterReduction::kAdd: d = T(d + u[i]); break;
-            case ScatterReduction::kMul: d = T(d * u[i]); break;
-            case ScatterReduction::kMax: d = u[i] > d ? u[i] : d; break;
-            case ScatterReduction::kMin: d = u[i] < d ? u[i] : d; break;
+            case ScatterReduction::kNone:
+              d = u[i];
+              break;
+            case ScatterReduction::kAdd:
+              d = wrapping_add(d, u[i]);
+              break;
+            case ScatterReduction::kMul:
+              d = wrapping_mul(d, u[i]);
+              break;
+            case ScatterReduction::kMax:
+              d = u[i] > d ? u[i] : d;
+              break;
+            case ScatterReduction::kMin:
+              d = u[i] < d ? u[i] : d;
+              break;
           }
         }
       }
@@ -130,10 +140,17 @@ void import_scatter_elements(OnnxNode& n) {
   op->reduction = n.opset() >= 16 ? parse_reduction(n) : ScatterReduction::kNone;
   n.emit(std::move(op));
 }
+
+// Scatter (deprecated since opset 11) is ScatterElements without reduction; accepted in later opsets too.
+void import_scatter(OnnxNode& n) {
+  auto op = std::make_unique<ScatterElements>();
+  op->axis = n.attr_int("axis", 0);
+  n.emit(std::move(op));
+}
 }  // namespace
 
 void register_op_ScatterElements(OpRegistry& r) {
-  r.add_onnx("Scatter", 9, 11, import_scatter_elements);
+  r.add_onnx("Scatter", 9, kMaxOpset, import_scatter);
   r.add_onnx("ScatterElements", 11, kMaxOpset, import_scatter_elements);
 }
 

@@ -60,12 +60,12 @@ class ScatterND final : public OpBase<ScatterND, OpKind::kScatterND> {
                 dims_to_string(indices.dims()));
     const Dims dstrides = strides_of(data.dims());
     const std::vector<int64_t> idx = indices.to_int_vector();
-    std::vector<int64_t> offsets(size_t(rows));
+    std::vector<int64_t> offsets(static_cast<size_t>(rows));
     for (int64_t row = 0; row < rows; ++row) {
       int64_t off = 0;
       for (int64_t j = 0; j < k; ++j)
-        off += resolve_index(idx[size_t(row * k + j)], data.dim(j), "input 'indices'", row * k + j) *
-               dstrides[size_t(j)];
+        off +=
+            resolve_index(idx[size_t(row * k + j)], data.dim(j), "input 'indices'", row * k + j) * dstrides[size_t(j)];
       offsets[size_t(row)] = off;
     }
     Tensor& out = ctx.output(0);
@@ -82,11 +82,21 @@ class ScatterND final : public OpBase<ScatterND, OpKind::kScatterND> {
             d = v;
           } else {
             switch (reduction) {
-              case ScatterNDReduction::kNone: d = v; break;
-              case ScatterNDReduction::kAdd: d = T(d + v); break;
-              case ScatterNDReduction::kMul: d = T(d * v); break;
-              case ScatterNDReduction::kMax: d = v > d ? v : d; break;
-              case ScatterNDReduction::kMin: d = v < d ? v : d; break;
+              case ScatterNDReduction::kNone:
+                d = v;
+                break;
+              case ScatterNDReduction::kAdd:
+                d = wrapping_add(d, v);
+                break;
+              case ScatterNDReduction::kMul:
+                d = wrapping_mul(d, v);
+                break;
+              case ScatterNDReduction::kMax:
+                d = v > d ? v : d;
+                break;
+              case ScatterNDReduction::kMin:
+                d = v < d ? v : d;
+                break;
             }
           }
         }
@@ -99,12 +109,18 @@ void import_scatter_nd(OnnxNode& n) {
   auto op = std::make_unique<ScatterND>();
   if (n.opset() >= 16) {
     const std::string r = n.attr_string("reduction", std::string("none"));
-    if (r == "none") op->reduction = ScatterNDReduction::kNone;
-    else if (r == "add") op->reduction = ScatterNDReduction::kAdd;
-    else if (r == "mul") op->reduction = ScatterNDReduction::kMul;
-    else if (r == "max") op->reduction = ScatterNDReduction::kMax;
-    else if (r == "min") op->reduction = ScatterNDReduction::kMin;
-    else n.fail("attribute 'reduction' = '", r, "' must be one of none, add, mul, max, min");
+    if (r == "none")
+      op->reduction = ScatterNDReduction::kNone;
+    else if (r == "add")
+      op->reduction = ScatterNDReduction::kAdd;
+    else if (r == "mul")
+      op->reduction = ScatterNDReduction::kMul;
+    else if (r == "max")
+      op->reduction = ScatterNDReduction::kMax;
+    else if (r == "min")
+      op->reduction = ScatterNDReduction::kMin;
+    else
+      n.fail("attribute 'reduction' = '", r, "' must be one of none, add, mul, max, min");
   }
   n.emit(std::move(op));
 }

@@ -18,7 +18,8 @@ class SequenceEmpty final : public OpBase<SequenceEmpty, OpKind::kSequenceEmpty>
 namespace {
 void import_sequence_empty(OnnxNode& n) {
   auto op = std::make_unique<SequenceEmpty>();
-  if (n.has_attr("dtype")) op->elem = onnx_element_type(int(n.attr_int("dtype")), "attribute 'dtype' of node '" + n.name() + "'");
+  if (n.has_attr("dtype"))
+    op->elem = onnx_element_type(int(n.attr_int("dtype")), "attribute 'dtype' of node '" + n.name() + "'");
   n.emit(std::move(op));
 }
 }  // namespace

@@ -17,16 +17,18 @@ class SequenceInsert final : public OpBase<SequenceInsert, OpKind::kSequenceInse
     CELER_CHECK(t.kind == ValueKind::kTensor && !t.optional, kInvalidModel, "input 1 'tensor' must be a tensor, got ",
                 t.to_string());
     CELER_CHECK(s.elem == ElementType::kUndefined || t.elem == ElementType::kUndefined || s.elem == t.elem,
-                kInvalidModel, "input 1 'tensor' has element type ", element_type_name(t.elem),
-                ", the sequence holds ", element_type_name(s.elem));
+                kInvalidModel, "input 1 'tensor' has element type ", element_type_name(t.elem), ", the sequence holds ",
+                element_type_name(s.elem));
     if (ctx.has_input(2)) {
       ElementType pe = ctx.input_elem(2);
       CELER_CHECK(pe == ElementType::kI32 || pe == ElementType::kI64 || pe == ElementType::kUndefined, kInvalidModel,
                   "input 2 'position' must be int32 or int64, got ", element_type_name(pe));
     }
     ElementType e = s.elem == ElementType::kUndefined ? t.elem : s.elem;
-    // An empty sequence has no item shape yet: the inserted tensor's shape is then a guess we cannot make.
-    ctx.set_output(0, ValueType::sequence(e));
+    // Every item has the new tensor's shape and the sequence's item shape: what they agree on (an empty sequence's
+    // item shape is unknown, so nothing is assumed from the tensor alone).
+    PartialShape items = seq::merge_shapes(s.shape, t.shape);
+    ctx.set_output(0, ValueType::sequence(e, items));
   }
 
   void run(KernelContext& ctx) const override {

@@ -12,7 +12,7 @@ class SequenceLength final : public OpBase<SequenceLength, OpKind::kSequenceLeng
 
   void infer(InferContext& ctx) const override {
     seq::check_sequence_type(ctx, 0, "input 0 'input_sequence'");
-    ctx.set_output(0, ElementType::kI64, PartialShape{});
+    ctx.set_output(0, ElementType::kI64, PartialShape(std::vector<Dim>{}));
   }
 
   void run(KernelContext& ctx) const override {

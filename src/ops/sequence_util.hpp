@@ -81,7 +81,8 @@ inline Tensor concat(const std::vector<Tensor>& items, int64_t axis, const char*
   int64_t offset = 0;
   for (const Tensor& t : items) {
     const int64_t len = t.dim(axis);
-    for (int64_t o = 0; o < outer; ++o) copy_elements(out, (o * total + offset) * inner, t, o * len * inner, len * inner);
+    for (int64_t o = 0; o < outer; ++o)
+      copy_elements(out, (o * total + offset) * inner, t, o * len * inner, len * inner);
     offset += len;
   }
   return out;
@@ -112,8 +113,29 @@ inline Tensor empty_stack(const ValueType& item, int64_t axis) {
   return Tensor(item.elem == ElementType::kUndefined ? ElementType::kF32 : item.elem, d);
 }
 
+// The type of a body output as seen outside the body: symbolic dims become unknown, since a symbol named inside a
+// subgraph need not mean the same size outside it (nor in every iteration).
+inline ValueType outer_view(const ValueType& t) {
+  ValueType r = t;
+  if (r.shape.rank_known())
+    for (Dim& d : r.shape.dims())
+      if (!d.is_static()) d = Dim();
+  return r;
+}
+
 // A type that says nothing (inference did not know the value).
-inline bool type_unknown(const ValueType& t) { return t.elem == ElementType::kUndefined && t.kind == ValueKind::kTensor; }
+inline bool type_unknown(const ValueType& t) {
+  return t.elem == ElementType::kUndefined && t.kind == ValueKind::kTensor;
+}
+
+// The dims two shapes certainly share; unknown where they differ (or the rank when ranks differ).
+inline PartialShape merge_shapes(const PartialShape& a, const PartialShape& b) {
+  if (!a.rank_known() || !b.rank_known() || a.rank() != b.rank()) return PartialShape();
+  std::vector<Dim> dims(a.dims().size());
+  for (size_t i = 0; i < dims.size(); ++i)
+    if (a[i].same_as(b[i])) dims[i] = a[i];
+  return PartialShape(std::move(dims));
+}
 
 // The type of a value that is one of two alternatives (If's branches, a Loop's initial and carried values): what they
 // agree on, unknown where they differ.
@@ -131,23 +153,18 @@ inline ValueType merge_types(const ValueType& a, const ValueType& b) {
   ValueType r = a;
   r.optional = a.optional || b.optional;
   if (a.kind != b.kind) return ValueType{a.kind, r.optional, ElementType::kUndefined, PartialShape()};
-  if (a.elem != b.elem) r.elem = a.elem == ElementType::kUndefined ? b.elem : b.elem == ElementType::kUndefined ? a.elem : ElementType::kUndefined;
-  if (!a.shape.rank_known() || !b.shape.rank_known() || a.shape.rank() != b.shape.rank()) {
-    r.shape = PartialShape();
-  } else {
-    std::vector<Dim> dims(a.shape.dims().size());
-    for (size_t i = 0; i < dims.size(); ++i)
-      if (a.shape[i].same_as(b.shape[i])) dims[i] = a.shape[i];
-    r.shape = PartialShape(std::move(dims));
-  }
+  if (a.elem != b.elem)
+    r.elem = a.elem == ElementType::kUndefined   ? b.elem
+             : b.elem == ElementType::kUndefined ? a.elem
+                                                 : ElementType::kUndefined;
+  r.shape = merge_shapes(a.shape, b.shape);
   return r;
 }
 
 // The run-time type of a value (as the executor reports it to infer()).
 inline ValueType type_of_value(const RtValue& v) {
   if (v.is_tensor()) return ValueType::tensor(v.tensor.type(), PartialShape::of(v.tensor.dims()));
-  if (v.is_sequence())
-    return ValueType::sequence(v.sequence.empty() ? v.sequence_elem : v.sequence.front().type());
+  if (v.is_sequence()) return ValueType::sequence(v.sequence.empty() ? v.sequence_elem : v.sequence.front().type());
   ValueType t;
   t.optional = true;
   return t;

@@ -12,12 +12,24 @@ namespace celer {
 
 const char* softmax_mode_name(SoftmaxMode m) {
   switch (m) {
-    case SoftmaxMode::kSoftmax: return "Softmax";
-    case SoftmaxMode::kLogSoftmax: return "LogSoftmax";
-    case SoftmaxMode::kHardmax: return "Hardmax";
+    case SoftmaxMode::kSoftmax:
+      return "Softmax";
+    case SoftmaxMode::kLogSoftmax:
+      return "LogSoftmax";
+    case SoftmaxMode::kHardmax:
+      return "Hardmax";
   }
   return "Softmax";
 }
+
+namespace {
+// Opsets < 13: the axis where the input is split into rows; in [-rank, rank] (a negative axis counts from the end).
+int64_t coerced_axis(int64_t axis, int64_t rank) {
+  CELER_CHECK(axis >= -rank && axis <= rank, kInvalidModel, "attribute 'axis' = ", axis, " is out of range for rank ",
+              rank, " (must be in [", -rank, ", ", rank, "])");
+  return axis < 0 ? axis + rank : axis;
+}
+}  // namespace
 
 void Softmax::infer(InferContext& ctx) const {
   ElementType e = ctx.input_elem(0);
@@ -26,7 +38,7 @@ void Softmax::infer(InferContext& ctx) const {
   const PartialShape& s = ctx.input_shape(0);
   if (s.rank_known()) {
     if (coerce_2d)
-      normalize_axis_inclusive(axis, s.rank(), "attribute 'axis'");
+      coerced_axis(axis, s.rank());
     else
       normalize_axis(axis, s.rank(), "attribute 'axis'");
   }
@@ -36,8 +48,10 @@ void Softmax::infer(InferContext& ctx) const {
 namespace {
 template <typename T>
 T from_double(double v) {
-  if constexpr (std::is_same_v<T, double>) return v;
-  else return T(float(v));
+  if constexpr (std::is_same_v<T, double>)
+    return v;
+  else
+    return T(float(v));
 }
 
 // One row of `n` elements at `in`, `stride` apart; computed in double.
@@ -71,7 +85,7 @@ void Softmax::run(KernelContext& ctx) const {
   int64_t rank = x.rank();
   int64_t outer = 1, n = 1, inner = 1;
   if (coerce_2d) {
-    int64_t a = normalize_axis_inclusive(axis, rank, "attribute 'axis'");
+    int64_t a = coerced_axis(axis, rank);
     for (int64_t i = 0; i < a; ++i) outer *= d[size_t(i)];
     for (int64_t i = a; i < rank; ++i) n *= d[size_t(i)];
   } else {

@@ -1,5 +1,7 @@
 // SpaceToDepth: moves spatial blocks into channels: [N, C, H, W] -> [N, C*b*b, H/b, W/b], with
 //   out[n, (i*b + j) * C + c, h, w] = in[n, c, h*b + i, w*b + j]   (the inverse of DepthToSpace in DCR mode).
+#include <limits>
+
 #include "core/dispatch.hpp"
 #include "onnx/onnx_node.hpp"
 #include "ops/op.hpp"
@@ -27,7 +29,12 @@ class SpaceToDepth final : public OpBase<SpaceToDepth, OpKind::kSpaceToDepth> {
                   " must be a multiple of attribute 'blocksize' = ", blocksize);
       return Dim(d.value() / blocksize);
     };
-    const Dim c = in[1].is_static() ? Dim(in[1].value() * blocksize * blocksize) : Dim();
+    Dim c;
+    if (in[1].is_static()) {
+      CELER_CHECK(in[1].value() <= std::numeric_limits<int64_t>::max() / (blocksize * blocksize), kLimitExceeded,
+                  "input ", in.to_string(), " times blocksize * blocksize overflows");
+      c = Dim(in[1].value() * blocksize * blocksize);
+    }
     ctx.set_output(0, ctx.input_elem(0), PartialShape({in[0], c, shrunk(in[2], "height"), shrunk(in[3], "width")}));
   }
 

@@ -1,5 +1,5 @@
 // Squeeze: a view without the given size-1 dims (input 'axes'; the attribute of opsets < 13 becomes that input at
-// import). Without axes, every size-1 dim goes.
+// import). Without axes (or with none), every size-1 dim goes.
 #include "onnx/onnx_node.hpp"
 #include "ops/op.hpp"
 #include "ops/registry.hpp"
@@ -14,7 +14,8 @@ class Squeeze final : public OpBase<Squeeze, OpKind::kSqueeze> {
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
     const ElementType elem = ctx.input_elem(0);
-    if (!ctx.has_input(1)) {
+    // An empty 'axes' tensor is read like no axes (as other runtimes do).
+    if (!ctx.has_input(1) || (ctx.input_value(1) && ctx.input_value(1)->size() == 0)) {
       // Without axes, a dim that may or may not be 1 at run time leaves the output rank unknown.
       if (!in.rank_known()) return ctx.set_output(0, elem, PartialShape());
       std::vector<Dim> out;

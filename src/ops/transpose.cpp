@@ -16,7 +16,7 @@ class Transpose final : public OpBase<Transpose, OpKind::kTranspose> {
   // The permutation for an input of rank `rank`, validated.
   std::vector<int64_t> perm_for(int64_t rank) const {
     if (perm.empty()) {
-      std::vector<int64_t> p(size_t(rank));
+      std::vector<int64_t> p(static_cast<size_t>(rank));
       for (int64_t i = 0; i < rank; ++i) p[size_t(i)] = rank - 1 - i;
       return p;
     }

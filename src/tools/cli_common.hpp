@@ -41,7 +41,7 @@ void check_input_names(const Model& model, const std::vector<std::string>& names
 
 // The model with static shapes and one tensor per input, in the model's input order.
 struct PreparedInputs {
-  Model model;                       // reshaped so that every input has the shape of its tensor
+  Model model;  // reshaped so that every input has the shape of its tensor
   std::vector<Tensor> tensors;
   std::vector<std::string> sources;  // "file.npy" or "random"
 };

@@ -184,6 +184,10 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<fs::path> cases;
+  if (!fs::is_directory(fs::path(data_dir) / "node")) {
+    std::cerr << "celer_conformance: " << data_dir << "/node is not a directory (generate the cases first)\n";
+    return 2;
+  }
   for (const auto& e : fs::directory_iterator(fs::path(data_dir) / "node"))
     if (e.is_directory() && e.path().filename().string().find(filter) != std::string::npos) cases.push_back(e.path());
   std::sort(cases.begin(), cases.end());

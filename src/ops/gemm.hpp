@@ -1,0 +1,22 @@
+// Gemm: Y = alpha * A' * B' + beta * C, with A' = transpose(A) if trans_a (same for B) and C (optional) broadcast to
+// [M, N].
+#pragma once
+
+#include "ops/op.hpp"
+
+namespace celer {
+
+class Gemm final : public OpBase<Gemm, OpKind::kGemm> {
+ public:
+  float alpha = 1.0f;
+  float beta = 1.0f;
+  bool trans_a = false;
+  bool trans_b = false;
+
+  const char* type_name() const override { return "Gemm"; }
+  void infer(InferContext& ctx) const override;
+  void run(KernelContext& ctx) const override;
+  double flops(const Node& node) const override;
+};
+
+}  // namespace celer
