@@ -177,6 +177,8 @@ class HeaderParser {
       h.type = ElementType::kString;
       h.text_kind = code[0];
       h.elem_size = size_t(std::stoull(code.substr(1))) * (code[0] == 'U' ? 4 : 1);
+      // Width 0 would let a tiny file announce billions of strings.
+      if (h.elem_size == 0) fail("string dtype '" + descr + "' has width 0");
       h.swap_unit = order == '>' && code[0] == 'U' ? 4 : 0;
       return h;
     }

@@ -33,8 +33,8 @@ class DequantizeLinear final : public OpBase<DequantizeLinear, OpKind::kDequanti
     if (zero) check_i32_zero(*zero);
     bool per_axis = scale.size() != 1;
     int64_t ax = per_axis ? normalize_axis(axis, x.rank()) : 0;
-    quant::Params p = quant::read_params(scale, zero, per_axis_allowed && per_axis ? x.dim(ax) : -1,
-                                         "input 'x_scale'", "input 'x_zero_point'");
+    quant::Params p = quant::read_params(scale, zero, per_axis_allowed && per_axis ? x.dim(ax) : -1, "input 'x_scale'",
+                                         "input 'x_zero_point'");
     quant::AxisIndexer at(x.dims(), ax, per_axis);
     Tensor& y = ctx.output(0);
     dispatch_float(y.type(), [&]<typename T>() {
@@ -46,9 +46,15 @@ class DequantizeLinear final : public OpBase<DequantizeLinear, OpKind::kDequanti
         }
       };
       switch (x.type()) {
-        case ElementType::kU8: dequantize(x.data<uint8_t>()); break;
-        case ElementType::kI8: dequantize(x.data<int8_t>()); break;
-        default: dequantize(x.data<int32_t>()); break;
+        case ElementType::kU8:
+          dequantize(x.data<uint8_t>());
+          break;
+        case ElementType::kI8:
+          dequantize(x.data<int8_t>());
+          break;
+        default:
+          dequantize(x.data<int32_t>());
+          break;
       }
     });
   }
@@ -57,8 +63,8 @@ class DequantizeLinear final : public OpBase<DequantizeLinear, OpKind::kDequanti
   static void check_i32_zero(const Tensor& z) {
     if (z.type() != ElementType::kI32) return;
     for (int64_t i = 0; i < z.size(); ++i)
-      CELER_CHECK(z.data<int32_t>()[i] == 0, kInvalidModel, "input 'x_zero_point' has the value ",
-                  z.data<int32_t>()[i], " but the zero point of an i32 input must be 0");
+      CELER_CHECK(z.data<int32_t>()[i] == 0, kInvalidModel, "input 'x_zero_point' has the value ", z.data<int32_t>()[i],
+                  " but the zero point of an i32 input must be 0");
   }
 };
 

@@ -34,7 +34,8 @@ class DynamicQuantizeLinear final : public OpBase<DynamicQuantizeLinear, OpKind:
     uint8_t zero = scale == 0.0f ? 0 : quant::saturate_round<uint8_t>(0.0f - lo / scale, 0);
     Tensor& y = ctx.output(0);
     uint8_t* py = y.data<uint8_t>();
-    for (size_t i = 0; i < v.size(); ++i) py[i] = scale == 0.0f ? zero : quant::saturate_round<uint8_t>(v[i] / scale, zero);
+    for (size_t i = 0; i < v.size(); ++i)
+      py[i] = scale == 0.0f ? zero : quant::saturate_round<uint8_t>(v[i] / scale, zero);
     if (ctx.has_output(1)) ctx.output(1).data<float>()[0] = scale;
     if (ctx.has_output(2)) ctx.output(2).data<uint8_t>()[0] = zero;
   }

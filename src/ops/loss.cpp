@@ -53,8 +53,8 @@ class Loss final : public OpBase<Loss, OpKind::kLoss> {
       per_item = PartialShape(std::move(d));
       if (ctx.has_input(2)) {
         const PartialShape& ws = ctx.input_shape(2);
-        CELER_CHECK(!ws.rank_known() || (ws.rank() == 1 && (!ws[0].is_static() || !in[1].is_static() ||
-                                                            ws[0].value() == in[1].value())),
+        CELER_CHECK(!ws.rank_known() || (ws.rank() == 1 &&
+                                         (!ws[0].is_static() || !in[1].is_static() || ws[0].value() == in[1].value())),
                     kShapeMismatch, "the weight input has shape ", ws.to_string(), " but must be [C] for input ",
                     in.to_string());
       }
@@ -116,8 +116,12 @@ class Loss final : public OpBase<Loss, OpKind::kLoss> {
         case LossReduction::kNone:
           for (size_t i = 0; i < loss.size(); ++i) po[i] = T(loss[i]);
           break;
-        case LossReduction::kSum: po[0] = T(total); break;
-        case LossReduction::kMean: po[0] = T(total / weight_sum); break;  // NaN when every target is ignored
+        case LossReduction::kSum:
+          po[0] = T(total);
+          break;
+        case LossReduction::kMean:
+          po[0] = T(total / weight_sum);
+          break;  // NaN when every target is ignored
       }
     });
   }
@@ -129,10 +133,14 @@ void import_loss(OnnxNode& n) {
   auto op = std::make_unique<Loss>();
   op->softmax = kSoftmax;
   std::string r = n.attr_string("reduction", "mean");
-  if (r == "none") op->reduction = LossReduction::kNone;
-  else if (r == "sum") op->reduction = LossReduction::kSum;
-  else if (r == "mean") op->reduction = LossReduction::kMean;
-  else n.fail("attribute 'reduction' = '", r, "' must be 'none', 'sum' or 'mean'");
+  if (r == "none")
+    op->reduction = LossReduction::kNone;
+  else if (r == "sum")
+    op->reduction = LossReduction::kSum;
+  else if (r == "mean")
+    op->reduction = LossReduction::kMean;
+  else
+    n.fail("attribute 'reduction' = '", r, "' must be 'none', 'sum' or 'mean'");
   op->has_ignore_index = n.has_attr("ignore_index");
   if (op->has_ignore_index) op->ignore_index = n.attr_int("ignore_index");
   if (!kSoftmax && n.num_outputs() > 1) n.fail("NegativeLogLikelihoodLoss has one output, got ", n.num_outputs());

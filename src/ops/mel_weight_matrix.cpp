@@ -50,8 +50,8 @@ class MelWeightMatrix final : public OpBase<MelWeightMatrix, OpKind::kMelWeightM
     for (int64_t i = 0; i < mel_bins + 2; ++i) {
       double hz = 700.0 * (std::pow(10.0, (double(i) * step + double(low_mel)) / 2595.0) - 1.0);
       edge[size_t(i)] = int64_t(std::floor(double(dft_length + 1) * hz / double(sample_rate)));
-      CELER_CHECK(edge[size_t(i)] >= 0 && edge[size_t(i)] < spec_bins, kInvalidArgument,
-                  "mel band edge ", hz, " Hz falls outside the ", spec_bins, " spectrum bins");
+      CELER_CHECK(edge[size_t(i)] >= 0 && edge[size_t(i)] < spec_bins, kInvalidArgument, "mel band edge ", hz,
+                  " Hz falls outside the ", spec_bins, " spectrum bins");
     }
     std::vector<double> w(size_t(spec_bins * mel_bins), 0.0);
     for (int64_t i = 0; i < mel_bins; ++i) {

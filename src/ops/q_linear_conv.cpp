@@ -1,6 +1,6 @@
 // QLinearConv: quantized convolution. acc = conv(x - x_zp, w - w_zp) + B in int32, then
-// y = saturate(round_half_even(acc * x_scale * w_scale[m] / y_scale) + y_zp). w's scale and zero point are per tensor or
-// per output channel; the others per tensor. Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
+// y = saturate(round_half_even(acc * x_scale * w_scale[m] / y_scale) + y_zp). w's scale and zero point are per tensor
+// or per output channel; the others per tensor. Inputs: x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale,
 // y_zero_point, B (optional i32 [M]). The output has y_zero_point's type.
 #include "onnx/onnx_node.hpp"
 #include "ops/quant_util.hpp"
@@ -16,8 +16,8 @@ class QLinearConv final : public OpBase<QLinearConv, OpKind::kQLinearConv> {
   const char* type_name() const override { return "QLinearConv"; }
 
   void infer(InferContext& ctx) const override {
-    static const char* names[] = {"x", "x_scale", "x_zero_point", "w", "w_scale", "w_zero_point", "y_scale",
-                                  "y_zero_point"};
+    static const char* names[] = {"x",       "x_scale",      "x_zero_point", "w",
+                                  "w_scale", "w_zero_point", "y_scale",      "y_zero_point"};
     for (size_t i = 0; i < 8; ++i) CELER_CHECK(ctx.has_input(i), kInvalidModel, "input '", names[i], "' is required");
     for (size_t i : {0, 2, 3, 5, 7})
       CELER_CHECK(quant::is_q8(ctx.input_elem(i)), kInvalidModel, "input '", names[i], "' has element type ",
@@ -37,8 +37,8 @@ class QLinearConv final : public OpBase<QLinearConv, OpKind::kQLinearConv> {
     const Tensor& w = ctx.input(3);
     quant::ConvGeometry g = quant::conv_geometry(x.dims(), w.dims(), window, group);
     quant::Params px = quant::read_params(ctx.input(1), &ctx.input(2), -1, "input 'x_scale'", "input 'x_zero_point'");
-    quant::Params pw = quant::read_params(ctx.input(4), &ctx.input(5), g.out_channels, "input 'w_scale'",
-                                          "input 'w_zero_point'");
+    quant::Params pw =
+        quant::read_params(ctx.input(4), &ctx.input(5), g.out_channels, "input 'w_scale'", "input 'w_zero_point'");
     quant::Params py = quant::read_params(ctx.input(6), &ctx.input(7), -1, "input 'y_scale'", "input 'y_zero_point'");
     std::vector<int32_t> bias;
     if (ctx.has_input(8)) {

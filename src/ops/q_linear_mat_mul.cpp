@@ -13,8 +13,8 @@ class QLinearMatMul final : public OpBase<QLinearMatMul, OpKind::kQLinearMatMul>
   const char* type_name() const override { return "QLinearMatMul"; }
 
   void infer(InferContext& ctx) const override {
-    static const char* names[] = {"a", "a_scale", "a_zero_point", "b", "b_scale", "b_zero_point", "y_scale",
-                                  "y_zero_point"};
+    static const char* names[] = {"a",       "a_scale",      "a_zero_point", "b",
+                                  "b_scale", "b_zero_point", "y_scale",      "y_zero_point"};
     for (size_t i = 0; i < 8; ++i) CELER_CHECK(ctx.has_input(i), kInvalidModel, "input '", names[i], "' is required");
     for (size_t i : {0, 2, 3, 5, 7})
       CELER_CHECK(quant::is_q8(ctx.input_elem(i)), kInvalidModel, "input '", names[i], "' has element type ",
@@ -45,9 +45,8 @@ class QLinearMatMul final : public OpBase<QLinearMatMul, OpKind::kQLinearMatMul>
     quant::Params py = quant::read_params(ctx.input(6), &ctx.input(7), -1, "input 'y_scale'", "input 'y_zero_point'");
     std::vector<int32_t> acc(size_t(element_count(g.out)));
     quant::dispatch_q8(a.type(), "input 'a'", [&]<typename A>() {
-      quant::dispatch_q8(b.type(), "input 'b'", [&]<typename B>() {
-        quant::matmul_integer(g, a.data<A>(), b.data<B>(), za, zb, acc.data());
-      });
+      quant::dispatch_q8(b.type(), "input 'b'",
+                         [&]<typename B>() { quant::matmul_integer(g, a.data<A>(), b.data<B>(), za, zb, acc.data()); });
     });
     Tensor& y = ctx.output(0, ctx.input(7).type(), g.out);
     quant::dispatch_q8(y.type(), "input 'y_zero_point'", [&]<typename Q>() {

@@ -31,10 +31,17 @@ inline std::vector<float> float_values(const Tensor& t, const std::string& what)
 inline std::vector<int32_t> int_values(const Tensor& t, const std::string& what) {
   std::vector<int32_t> v(size_t(t.size()));
   switch (t.type()) {
-    case ElementType::kU8: for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<uint8_t>()[i]; break;
-    case ElementType::kI8: for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int8_t>()[i]; break;
-    case ElementType::kI32: for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int32_t>()[i]; break;
-    default: CELER_THROW(kInvalidModel, what, " has element type ", element_type_name(t.type()), " (u8, i8 or i32 expected)");
+    case ElementType::kU8:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<uint8_t>()[i];
+      break;
+    case ElementType::kI8:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int8_t>()[i];
+      break;
+    case ElementType::kI32:
+      for (size_t i = 0; i < v.size(); ++i) v[i] = t.data<int32_t>()[i];
+      break;
+    default:
+      CELER_THROW(kInvalidModel, what, " has element type ", element_type_name(t.type()), " (u8, i8 or i32 expected)");
   }
   return v;
 }
@@ -147,8 +154,8 @@ void dispatch_q8(ElementType t, const std::string& what, F&& f) {
 struct MatMulGeometry {
   Dims out;
   int64_t m = 0, k = 0, n = 0;
-  Dims a_full, b_full;                      // operands with 1-D promoted to 2-D
-  std::vector<int64_t> a_mat, b_mat;        // index of the a and b matrix used by each output matrix
+  Dims a_full, b_full;                // operands with 1-D promoted to 2-D
+  std::vector<int64_t> a_mat, b_mat;  // index of the a and b matrix used by each output matrix
 };
 
 inline MatMulGeometry matmul_geometry(const Dims& a, const Dims& b) {
@@ -193,15 +200,20 @@ inline PartialShape matmul_shape(const PartialShape& a, const PartialShape& b) {
 
 // Expands per-tensor / per-row (of A) / per-column (of B) parameter values to one value per row of every A matrix
 // (index a_mat * M + m) or per column of every B matrix (index b_mat * N + n). A 1-D parameter of A with several values
-// is per row ([M] acts as [M, 1]); N-D parameters broadcast against A's shape with K replaced by 1 (B: K replaced by 1).
+// is per row ([M] acts as [M, 1]); N-D parameters broadcast against A's shape with K replaced by 1 (B: K replaced by
+// 1).
 template <typename T>
 std::vector<T> expand_rows_or_cols(const std::vector<T>& v, Dims pdims, const MatMulGeometry& g, bool of_a,
                                    const std::string& what) {
   Dims target = of_a ? g.a_full : g.b_full;
-  if (of_a) target.back() = 1;
-  else target[target.size() - 2] = 1;
-  if (v.size() == 1) pdims = {};
-  else if (of_a && pdims.size() == 1) pdims = {pdims[0], 1};
+  if (of_a)
+    target.back() = 1;
+  else
+    target[target.size() - 2] = 1;
+  if (v.size() == 1)
+    pdims = {};
+  else if (of_a && pdims.size() == 1)
+    pdims = {pdims[0], 1};
   bool ok = pdims.size() <= target.size();
   for (size_t i = 0; ok && i < pdims.size(); ++i) {
     int64_t t = target[target.size() - pdims.size() + i];
@@ -251,8 +263,8 @@ inline PartialShape conv_shape(const PartialShape& x, const PartialShape& w, con
   wa.check_rank(sp);
   std::vector<Dim> out{x[0], Dim()};
   if (w.rank_known()) {
-    CELER_CHECK(w.rank() == x.rank(), kShapeMismatch, "input 'w' has shape ", w.to_string(), " but input 'x' has shape ",
-                x.to_string());
+    CELER_CHECK(w.rank() == x.rank(), kShapeMismatch, "input 'w' has shape ", w.to_string(),
+                " but input 'x' has shape ", x.to_string());
     out[1] = w[0];
     if (x[1].is_static() && w[1].is_static())
       CELER_CHECK(x[1].value() == w[1].value() * group, kShapeMismatch, "input 'x' has ", x[1].value(),
@@ -264,8 +276,8 @@ inline PartialShape conv_shape(const PartialShape& x, const PartialShape& w, con
       out.emplace_back();
       continue;
     }
-    WindowAxis a = window_axis(x[2 + i].value(), k, wa.stride(i), wa.dilation(i), wa.pad_begin(i), wa.pad_end(i, sp),
-                               wa.auto_pad);
+    WindowAxis a =
+        window_axis(x[2 + i].value(), k, wa.stride(i), wa.dilation(i), wa.pad_begin(i), wa.pad_end(i, sp), wa.auto_pad);
     out.emplace_back(a.out);
   }
   return PartialShape(std::move(out));
@@ -289,8 +301,8 @@ inline ConvGeometry conv_geometry(const Dims& x, const Dims& w, const WindowAttr
     int64_t k = w[2 + i];
     CELER_CHECK(wa.kernel_shape.empty() || wa.kernel_shape[i] == k, kShapeMismatch, "attribute 'kernel_shape' ",
                 dims_to_string(wa.kernel_shape), " differs from the weights' shape ", dims_to_string(w));
-    WindowAxis a = window_axis(x[2 + i], k, wa.stride(i), wa.dilation(i), wa.pad_begin(i), wa.pad_end(i, sp),
-                               wa.auto_pad);
+    WindowAxis a =
+        window_axis(x[2 + i], k, wa.stride(i), wa.dilation(i), wa.pad_begin(i), wa.pad_end(i, sp), wa.auto_pad);
     g.in.push_back(x[2 + i]);
     g.kernel.push_back(k);
     g.out.push_back(a.out);

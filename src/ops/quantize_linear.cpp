@@ -33,8 +33,8 @@ class QuantizeLinear final : public OpBase<QuantizeLinear, OpKind::kQuantizeLine
     const Tensor* zero = ctx.has_input(2) ? &ctx.input(2) : nullptr;
     bool per_axis = scale.size() != 1;
     int64_t ax = per_axis ? normalize_axis(axis, x.rank()) : 0;
-    quant::Params p = quant::read_params(scale, zero, per_axis_allowed && per_axis ? x.dim(ax) : -1,
-                                         "input 'y_scale'", "input 'y_zero_point'");
+    quant::Params p = quant::read_params(scale, zero, per_axis_allowed && per_axis ? x.dim(ax) : -1, "input 'y_scale'",
+                                         "input 'y_zero_point'");
     quant::AxisIndexer at(x.dims(), ax, per_axis);
     Tensor& y = ctx.output(0);
     quant::dispatch_q8(y.type(), "output 'y'", [&]<typename Q>() {

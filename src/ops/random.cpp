@@ -42,11 +42,16 @@ class Random final : public OpBase<Random, OpKind::kRandom> {
 
   const char* type_name() const override {
     switch (kind) {
-      case RandomKind::kUniform: return "RandomUniform";
-      case RandomKind::kNormal: return "RandomNormal";
-      case RandomKind::kUniformLike: return "RandomUniformLike";
-      case RandomKind::kNormalLike: return "RandomNormalLike";
-      case RandomKind::kMultinomial: return "Multinomial";
+      case RandomKind::kUniform:
+        return "RandomUniform";
+      case RandomKind::kNormal:
+        return "RandomNormal";
+      case RandomKind::kUniformLike:
+        return "RandomUniformLike";
+      case RandomKind::kNormalLike:
+        return "RandomNormalLike";
+      case RandomKind::kMultinomial:
+        return "Multinomial";
     }
     return "Random";
   }
@@ -55,7 +60,9 @@ class Random final : public OpBase<Random, OpKind::kRandom> {
   void infer(InferContext& ctx) const override {
     switch (kind) {
       case RandomKind::kUniform:
-      case RandomKind::kNormal: ctx.set_output(0, dtype, PartialShape::of(shape)); return;
+      case RandomKind::kNormal:
+        ctx.set_output(0, dtype, PartialShape::of(shape));
+        return;
       case RandomKind::kUniformLike:
       case RandomKind::kNormalLike: {
         ElementType t = dtype == ElementType::kUndefined ? ctx.input_elem(0) : dtype;
@@ -106,8 +113,10 @@ class Random final : public OpBase<Random, OpKind::kRandom> {
       std::discrete_distribution<int64_t> dist(w.begin(), w.end());
       for (int64_t s = 0; s < sample_size; ++s) {
         int64_t v = dist(gen);
-        if (y.type() == ElementType::kI32) y.data<int32_t>()[r * sample_size + s] = int32_t(v);
-        else y.data<int64_t>()[r * sample_size + s] = v;
+        if (y.type() == ElementType::kI32)
+          y.data<int32_t>()[r * sample_size + s] = int32_t(v);
+        else
+          y.data<int64_t>()[r * sample_size + s] = v;
       }
     }
   }

@@ -48,7 +48,8 @@ class STFT final : public OpBase<STFT, OpKind::kSTFT> {
     if (len >= 0) {
       CELER_CHECK(len > 0, kInvalidArgument, "the frame length must be positive");
       bins = onesided ? len / 2 + 1 : len;
-      if (step_t && s.rank_known() && s[1].is_static()) frames = frame_count(s[1].value(), len, scalar_of(*step_t, "frame_step"));
+      if (step_t && s.rank_known() && s[1].is_static())
+        frames = frame_count(s[1].value(), len, scalar_of(*step_t, "frame_step"));
     }
     ctx.set_output(0, ctx.input_elem(0), PartialShape{batch, frames, bins, Dim(2)});
   }

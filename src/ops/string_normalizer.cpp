@@ -82,10 +82,14 @@ namespace {
 void import_string_normalizer(OnnxNode& n) {
   auto op = std::make_unique<StringNormalizer>();
   std::string cc = n.attr_string("case_change_action", "NONE");
-  if (cc == "NONE") op->case_change = CaseChange::kNone;
-  else if (cc == "LOWER") op->case_change = CaseChange::kLower;
-  else if (cc == "UPPER") op->case_change = CaseChange::kUpper;
-  else n.fail("attribute 'case_change_action' = '", cc, "' must be NONE, LOWER or UPPER");
+  if (cc == "NONE")
+    op->case_change = CaseChange::kNone;
+  else if (cc == "LOWER")
+    op->case_change = CaseChange::kLower;
+  else if (cc == "UPPER")
+    op->case_change = CaseChange::kUpper;
+  else
+    n.fail("attribute 'case_change_action' = '", cc, "' must be NONE, LOWER or UPPER");
   op->case_sensitive = n.attr_int("is_case_sensitive", 0) != 0;
   op->stopwords = n.attr_strings("stopwords", std::vector<std::string>{});
   // 'locale' is accepted: case changes are locale-independent (ASCII and Latin-1).

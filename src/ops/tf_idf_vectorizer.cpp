@@ -22,11 +22,11 @@ class TfIdfVectorizer final : public OpBase<TfIdfVectorizer, OpKind::kTfIdfVecto
   TfIdfMode mode = TfIdfMode::kTF;
   int64_t min_gram = 1, max_gram = 1, max_skip = 0;
   std::vector<int64_t> ngram_counts, ngram_indexes;
-  std::vector<int64_t> pool_ints;         // pool_int64s, or ids of pool_strings in `vocabulary`
-  std::vector<std::string> vocabulary;    // distinct pool strings (string pools only)
+  std::vector<int64_t> pool_ints;       // pool_int64s, or ids of pool_strings in `vocabulary`
+  std::vector<std::string> vocabulary;  // distinct pool strings (string pools only)
   bool string_pool = false;
   std::vector<float> weights;
-  int64_t out_size = 0;                   // max(ngram_indexes) + 1
+  int64_t out_size = 0;                           // max(ngram_indexes) + 1
   std::map<std::vector<int64_t>, int64_t> table;  // n-gram (as pool ids) -> output column
 
   // Fills `table` from the pool (after the attributes were validated).
@@ -54,7 +54,8 @@ class TfIdfVectorizer final : public OpBase<TfIdfVectorizer, OpKind::kTfIdfVecto
     }
     CELER_CHECK(s.rank() == 1 || s.rank() == 2, kShapeMismatch, "input 'X' has shape ", s.to_string(),
                 " but must be [C] or [N, C]");
-    ctx.set_output(0, ElementType::kF32, s.rank() == 1 ? PartialShape{Dim(out_size)} : PartialShape{s[0], Dim(out_size)});
+    ctx.set_output(0, ElementType::kF32,
+                   s.rank() == 1 ? PartialShape{Dim(out_size)} : PartialShape{s[0], Dim(out_size)});
   }
 
   void run(KernelContext& ctx) const override {
@@ -106,10 +107,14 @@ namespace {
 void import_tf_idf_vectorizer(OnnxNode& n) {
   auto op = std::make_unique<TfIdfVectorizer>();
   std::string mode = n.attr_string("mode");
-  if (mode == "TF") op->mode = TfIdfMode::kTF;
-  else if (mode == "IDF") op->mode = TfIdfMode::kIDF;
-  else if (mode == "TFIDF") op->mode = TfIdfMode::kTFIDF;
-  else n.fail("attribute 'mode' = '", mode, "' must be TF, IDF or TFIDF");
+  if (mode == "TF")
+    op->mode = TfIdfMode::kTF;
+  else if (mode == "IDF")
+    op->mode = TfIdfMode::kIDF;
+  else if (mode == "TFIDF")
+    op->mode = TfIdfMode::kTFIDF;
+  else
+    n.fail("attribute 'mode' = '", mode, "' must be TF, IDF or TFIDF");
   op->min_gram = n.attr_int("min_gram_length");
   op->max_gram = n.attr_int("max_gram_length");
   op->max_skip = n.attr_int("max_skip_count");
@@ -142,7 +147,8 @@ void import_tf_idf_vectorizer(OnnxNode& n) {
     total += (end - begin) / int64_t(g + 1);
   }
   if (total != int64_t(op->ngram_indexes.size()))
-    n.fail("attribute 'ngram_indexes' has ", op->ngram_indexes.size(), " entries but the pool holds ", total, " n-grams");
+    n.fail("attribute 'ngram_indexes' has ", op->ngram_indexes.size(), " entries but the pool holds ", total,
+           " n-grams");
   for (int64_t i : op->ngram_indexes) {
     if (i < 0) n.fail("attribute 'ngram_indexes' holds the negative index ", i);
     op->out_size = std::max(op->out_size, i + 1);

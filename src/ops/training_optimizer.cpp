@@ -1,8 +1,9 @@
 // TrainingOptimizer: one update step of an optimizer (domain ai.onnx.preview.training, version 1) for n tensors.
 // Inputs: R (learning rate, scalar), T (iteration count, i64 scalar), then n tensors per group:
 //   Adagrad:  X, G, H       -> X_new, H_new        (attrs decay_factor, epsilon, norm_coefficient)
-//   Adam:     X, G, V, H    -> X_new, V_new, H_new (attrs alpha, beta, epsilon, norm_coefficient, norm_coefficient_post)
-//   Momentum: X, G, V       -> X_new, V_new        (attrs alpha, beta, mode standard|nesterov, norm_coefficient)
+//   Adam:     X, G, V, H    -> X_new, V_new, H_new (attrs alpha, beta, epsilon, norm_coefficient,
+//   norm_coefficient_post) Momentum: X, G, V       -> X_new, V_new        (attrs alpha, beta, mode standard|nesterov,
+//   norm_coefficient)
 // with G_reg = norm_coefficient * X + G (see the ONNX operator spec for each rule).
 #include <cmath>
 
@@ -22,9 +23,12 @@ class TrainingOptimizer final : public OpBase<TrainingOptimizer, OpKind::kTraini
 
   const char* type_name() const override {
     switch (kind) {
-      case Optimizer::kAdagrad: return "Adagrad";
-      case Optimizer::kAdam: return "Adam";
-      default: return "Momentum";
+      case Optimizer::kAdagrad:
+        return "Adagrad";
+      case Optimizer::kAdam:
+        return "Adam";
+      default:
+        return "Momentum";
     }
   }
   // Input groups per tensor (X, G, state...) and which of them each output group updates.
@@ -39,8 +43,8 @@ class TrainingOptimizer final : public OpBase<TrainingOptimizer, OpKind::kTraini
     CELER_CHECK(n_in > 2 && (n_in - 2) % groups() == 0, kInvalidModel, type_name(), " takes R, T and ", groups(),
                 " inputs per optimized tensor, got ", n_in, " inputs");
     const size_t n = (n_in - 2) / groups();
-    CELER_CHECK(ctx.num_outputs() == n * output_groups().size(), kInvalidModel, type_name(), " of ", n,
-                " tensors has ", n * output_groups().size(), " outputs, got ", ctx.num_outputs());
+    CELER_CHECK(ctx.num_outputs() == n * output_groups().size(), kInvalidModel, type_name(), " of ", n, " tensors has ",
+                n * output_groups().size(), " outputs, got ", ctx.num_outputs());
     CELER_CHECK(is_float(ctx.input_elem(0)), kInvalidModel, "input 'R' must be a float scalar");
     CELER_CHECK(ctx.input_elem(1) == ElementType::kI64, kInvalidModel, "input 'T' must be an i64 scalar");
     for (size_t i = 0; i < n; ++i) {
@@ -90,7 +94,8 @@ class TrainingOptimizer final : public OpBase<TrainingOptimizer, OpKind::kTraini
             case Optimizer::kAdam: {
               ao = alpha * a + (1.0 - alpha) * gv;
               bo = beta * double(s2->data<T>()[e]) + (1.0 - beta) * gv * gv;
-              double lr = t > 0 ? r * std::sqrt(1.0 - std::pow(beta, double(t))) / (1.0 - std::pow(alpha, double(t))) : r;
+              double lr =
+                  t > 0 ? r * std::sqrt(1.0 - std::pow(beta, double(t))) / (1.0 - std::pow(alpha, double(t))) : r;
               xo = (1.0 - norm_coefficient_post) * (xv - lr * ao / (std::sqrt(bo) + epsilon));
               break;
             }
@@ -129,8 +134,10 @@ void import_optimizer(OnnxNode& n) {
     op->beta = n.attr_float("beta");
     op->norm_coefficient = n.attr_float("norm_coefficient");
     std::string mode = n.attr_string("mode");
-    if (mode == "nesterov") op->kind = Optimizer::kNesterov;
-    else if (mode != "standard") n.fail("attribute 'mode' = '", mode, "' must be 'standard' or 'nesterov'");
+    if (mode == "nesterov")
+      op->kind = Optimizer::kNesterov;
+    else if (mode != "standard")
+      n.fail("attribute 'mode' = '", mode, "' must be 'standard' or 'nesterov'");
   }
   n.emit(std::move(op));
 }

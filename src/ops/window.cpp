@@ -22,9 +22,12 @@ class Window final : public OpBase<Window, OpKind::kWindow> {
 
   const char* type_name() const override {
     switch (fn) {
-      case WindowFn::kHann: return "HannWindow";
-      case WindowFn::kHamming: return "HammingWindow";
-      case WindowFn::kBlackman: return "BlackmanWindow";
+      case WindowFn::kHann:
+        return "HannWindow";
+      case WindowFn::kHamming:
+        return "HammingWindow";
+      case WindowFn::kBlackman:
+        return "BlackmanWindow";
     }
     return "Window";
   }

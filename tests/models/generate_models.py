@@ -136,9 +136,10 @@ def export(name, opset, out_dir):
     in_names = [n for n, _, _ in specs]
     out_names = [f"output_{i}" for i in range(len(outs))]
     path = os.path.join(case, "model.onnx")
-    with torch.no_grad():
-        torch.onnx.export(model, torch_inputs, path, opset_version=opset, input_names=in_names,
-                          output_names=out_names, do_constant_folding=True)
+    # Exported with autograd enabled: under no_grad, torch 1.13's MultiheadAttention takes a fused fast path
+    # (aten::_native_multi_head_attention) that has no ONNX export.
+    torch.onnx.export(model, torch_inputs, path, opset_version=opset, input_names=in_names,
+                      output_names=out_names, do_constant_folding=True)
     for i, x in enumerate(inputs):
         np.save(os.path.join(case, f"input_{i}.npy"), x)
     for i, o in enumerate(outs):

@@ -39,7 +39,8 @@ void add_init(OnnxBuilder& b, const std::string& name, const Tensor& t) {
       p->set_data_type(onnx::TensorProto::INT64);
       for (int64_t i = 0; i < t.size(); ++i) p->add_int64_data(t.data<int64_t>()[i]);
       break;
-    default: FAIL() << "unsupported initializer type";
+    default:
+      FAIL() << "unsupported initializer type";
   }
 }
 
@@ -66,8 +67,10 @@ void expect_values(const Tensor& t, const std::vector<T>& want, const char* dev,
 void expect_error(const OnnxBuilder& b, const std::vector<std::string>& fragments,
                   const std::vector<Tensor>* run_inputs = nullptr) {
   try {
-    if (run_inputs) b.run("REF", *run_inputs);
-    else b.read();
+    if (run_inputs)
+      b.run("REF", *run_inputs);
+    else
+      b.read();
     FAIL() << "expected an error";
   } catch (const Error& e) {
     for (const auto& f : fragments) EXPECT_NE(std::string(e.what()).find(f), std::string::npos) << e.what();
@@ -255,7 +258,7 @@ TEST(MiscConvInteger, ZeroPointsAndPadding) {
     ASSERT_EQ(out[0].dims(), (Dims{1, 1, 4, 4}));
     const int32_t* y = out[0].data<int32_t>();
     EXPECT_EQ(y[0], 1) << dev;
-    EXPECT_EQ(y[5], 12) << dev;   // the unpadded 2x2 windows: 12 16 / 24 28
+    EXPECT_EQ(y[5], 12) << dev;  // the unpadded 2x2 windows: 12 16 / 24 28
     EXPECT_EQ(y[6], 16) << dev;
     EXPECT_EQ(y[9], 24) << dev;
     EXPECT_EQ(y[10], 28) << dev;
@@ -528,8 +531,8 @@ TEST(MiscString, TfIdfStringPoolWeighted) {
   b.output("y");
   EXPECT_EQ(b.read().outputs()[0].shape.to_dims(), (Dims{3}));
   for (const char* dev : kDevices)
-    expect_values<float>(b.run(dev, {Tensor::from_vector<std::string>({"a", "b", "a", "b", "c"}, {5})})[0],
-                         {2, 4, 6}, dev);
+    expect_values<float>(b.run(dev, {Tensor::from_vector<std::string>({"a", "b", "a", "b", "c"}, {5})})[0], {2, 4, 6},
+                         dev);
 }
 
 TEST(MiscString, TfIdfBadNgramCounts) {
@@ -620,8 +623,8 @@ TEST(MiscRandom, MultinomialAndBernoulliExtremes) {
   b.output("idx");
   b.output("bits");
   for (const char* dev : kDevices) {
-    auto out = b.run(dev, {Tensor::from_vector<float>({-100, 0, 0, -100}, {2, 2}),
-                           Tensor::from_vector<float>({0, 1, 0, 1}, {4})});
+    auto out = b.run(
+        dev, {Tensor::from_vector<float>({-100, 0, 0, -100}, {2, 2}), Tensor::from_vector<float>({0, 1, 0, 1}, {4})});
     ASSERT_EQ(out[0].dims(), (Dims{2, 5}));
     expect_values<int64_t>(out[0], {1, 1, 1, 1, 1, 0, 0, 0, 0, 0}, dev);
     expect_values<bool>(out[1], {false, true, false, true}, dev);
@@ -658,9 +661,9 @@ TEST(MiscTraining, MomentumStandardAndNesterov) {
     OnnxBuilder::attr(n, "norm_coefficient", 0.0f);
     OnnxBuilder::attr(n, "mode", std::string(mode));
     for (const char* dev : kDevices) {
-      auto out = b.run(dev, {Tensor::scalar<float>(0.1f), Tensor::scalar<int64_t>(1),
-                             Tensor::from_vector<float>({1}, {1}), Tensor::from_vector<float>({2}, {1}),
-                             Tensor::from_vector<float>({3}, {1})});
+      auto out =
+          b.run(dev, {Tensor::scalar<float>(0.1f), Tensor::scalar<int64_t>(1), Tensor::from_vector<float>({1}, {1}),
+                      Tensor::from_vector<float>({2}, {1}), Tensor::from_vector<float>({3}, {1})});
       EXPECT_NEAR(out[1].data<float>()[0], 2.0f, 1e-6) << dev;
       EXPECT_NEAR(out[0].data<float>()[0], std::string(mode) == "standard" ? 0.8f : 0.7f, 1e-6) << dev << mode;
     }
@@ -671,9 +674,10 @@ TEST(MiscTraining, AdagradStepAndInputCount) {
   OnnxBuilder b = training_model("Adagrad", {"R", "T", "X", "G", "H"}, {"X_new", "H_new"});
   OnnxBuilder::attr(*b.graph().mutable_node(0), "epsilon", 0.0f);
   for (const char* dev : kDevices) {
-    auto out = b.run(dev, {Tensor::scalar<float>(0.5f), Tensor::scalar<int64_t>(0), Tensor::from_vector<float>({1}, {1}),
-                           Tensor::from_vector<float>({3}, {1}), Tensor::from_vector<float>({7}, {1})});
-    EXPECT_NEAR(out[1].data<float>()[0], 16.0f, 1e-6) << dev;          // 7 + 3^2
+    auto out =
+        b.run(dev, {Tensor::scalar<float>(0.5f), Tensor::scalar<int64_t>(0), Tensor::from_vector<float>({1}, {1}),
+                    Tensor::from_vector<float>({3}, {1}), Tensor::from_vector<float>({7}, {1})});
+    EXPECT_NEAR(out[1].data<float>()[0], 16.0f, 1e-6) << dev;                // 7 + 3^2
     EXPECT_NEAR(out[0].data<float>()[0], 1.0f - 0.5f * 3 / 4, 1e-6) << dev;  // x - r g / sqrt(h)
   }
   OnnxBuilder bad = training_model("Adagrad", {"R", "T", "X", "G"}, {"X_new"});
