@@ -140,7 +140,18 @@ class Scan final : public Op {
     }
     // Opset 8: one scan per batch entry.
     const int64_t batch = m > 0 ? inputs[0].dim(0) : (n > 0 ? ctx.input(1).dim(0) : 0);
-    CELER_CHECK(batch > 0, kUnsupported, "Scan-8 with an empty batch is not supported");
+    if (batch == 0) {  // an empty batch: the states as given, empty scan outputs [0, len, item dims]
+      for (size_t i = 0; i < n; ++i)
+        if (ctx.has_output(i)) ctx.set_output(i, ctx.input_value(s0 + i));
+      for (size_t k = 0; k < num_scan_outputs(); ++k) {
+        if (!ctx.has_output(n + k)) continue;
+        Tensor e = seq::empty_stack(body->outputs[n + k]->type, 0);
+        Dims d = e.dims();
+        d.insert(d.begin() + 1, len);
+        ctx.set_output(n + k, e.reshaped(d));
+      }
+      return;
+    }
     std::vector<int64_t> lens(size_t(batch), len);
     if (ctx.has_input(0)) {
       const Tensor& sl = ctx.input(0);
@@ -213,6 +224,7 @@ void import_scan(OnnxNode& n) {
     check_list("scan_output_axes", op->output_axes, k, false);
     check_list("scan_output_directions", op->output_reverse, k, true);
   }
+  if (int64_t(n.num_outputs()) > bout) n.fail("the node has ", n.num_outputs(), " outputs; its body gives only ", bout);
   const size_t expected = size_t(bin) + (op->batched ? 1 : 0);
   if (n.num_inputs() != expected) n.fail("the node has ", n.num_inputs(), " inputs; its body needs ", expected);
   n.emit(std::move(op));

@@ -3,6 +3,7 @@
 // reading the run-time sequence of an input. Header-only; every element type works (strings are copied as objects).
 #pragma once
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <set>
@@ -145,6 +146,12 @@ PreparedInputs prepare_inputs(Model model, const InputOptions& opts) {
     auto file_it = files.find(p.name);
     if (file_it != files.end()) {
       t = npy::read(file_it->second);
+      if (p.type == ElementType::kBF16 && t.type() == ElementType::kU16) {
+        // numpy has no bfloat16: u16 arrays holding the raw bits (as onnx.numpy_helper produces) are accepted.
+        Tensor bits(ElementType::kBF16, t.dims());
+        if (t.byte_size()) std::memcpy(bits.raw(), t.raw(), t.byte_size());
+        t = bits;
+      }
       CELER_CHECK(p.type == ElementType::kUndefined || t.type() == p.type, kInvalidArgument, "input '", p.name,
                   "' expects element type ", element_type_name(p.type), ", but '", file_it->second, "' holds ",
                   element_type_name(t.type()));

@@ -39,7 +39,8 @@ std::map<std::string, std::string> parse_input_specs(const std::vector<std::stri
 // Throws unless every name is an input of the model; `option` names the option in the message.
 void check_input_names(const Model& model, const std::vector<std::string>& names, const char* option);
 
-// The model with static shapes and one tensor per input, in the model's input order.
+// The model with static shapes and one tensor per input, in the model's input order. A .npy file must hold the input's
+// element type, except that bf16 inputs also take u16 files holding the raw bits (numpy has no bfloat16).
 struct PreparedInputs {
   Model model;  // reshaped so that every input has the shape of its tensor
   std::vector<Tensor> tensors;

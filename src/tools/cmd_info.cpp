@@ -123,7 +123,7 @@ int run_info(const InfoOptions& opts) {
   os << "outputs:\n" << ports_table(model.outputs());
 
   os << "nodes:      " << s.nodes;
-  if (s.subgraphs) os << " (including " << s.subgraphs << " subgraphs)";
+  if (s.subgraphs) os << " (including those of " << s.subgraphs << (s.subgraphs == 1 ? " subgraph)" : " subgraphs)");
   os << "\nops:\n";
   std::vector<std::pair<std::string, OpStats>> ops(s.ops.begin(), s.ops.end());
   std::stable_sort(ops.begin(), ops.end(),
@@ -139,7 +139,10 @@ int run_info(const InfoOptions& opts) {
   os << "parameters: " << s.param_elements << " (" << with_unit(double(s.param_bytes), "B") << ")\n";
   os << "flops:      ";
   if (s.dynamic) {
-    os << "n/a (dynamic shapes; fix them with --shape NAME=[d0,d1,...])\n";
+    bool inputs_static = true;
+    for (const auto& p : model.inputs()) inputs_static = inputs_static && p.shape.is_static();
+    os << (inputs_static ? "n/a (data-dependent shapes)\n"
+                         : "n/a (dynamic shapes; fix them with --shape NAME=[d0,d1,...])\n");
   } else {
     os << with_unit(s.flops, "FLOP") << " (" << static_cast<long long>(s.flops) << ")";
     if (s.subgraphs) os << ", subgraphs counted once";
