@@ -338,16 +338,16 @@ Tensor load(size_t total, const ReadFn& read_at, const std::string& label) {
     for (int64_t i = 0; i < count; ++i) data[i] = data[i] != 0;
   }
   if (h.fortran && h.dims.size() > 1) {
+    if (h.type != ElementType::kString) {
+      fortran_to_c(data, static_cast<unsigned char*>(t.raw()), h.dims, count, h.elem_size);
+      return t;
+    }
     std::vector<unsigned char> c_order(static_cast<size_t>(bytes));
     fortran_to_c(data, c_order.data(), h.dims, count, h.elem_size);
     buffer.swap(c_order);
     data = buffer.data();
   }
-  if (h.type == ElementType::kString) {
-    decode_strings(data, h, t, label);
-  } else if (!direct) {
-    std::memcpy(t.raw(), data, size_t(bytes));
-  }
+  if (h.type == ElementType::kString) decode_strings(data, h, t, label);
   return t;
 }
 

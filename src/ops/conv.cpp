@@ -171,6 +171,7 @@ void Conv::infer(InferContext& ctx) const {
     out[2 + i] = Dim(a.out);
   }
   ctx.set_output(0, e, PartialShape(std::move(out)));
+  check_post_ops(post_ops, ctx, e, ctx.output_types()[0].shape);
 }
 
 namespace {
@@ -329,6 +330,7 @@ void Conv::run(KernelContext& ctx) const {
       for (int64_t i = 0; i < y.size(); ++i) out[i] = T(float(yb[size_t(i)]));
     }
   });
+  apply_post_ops(post_ops, ctx, y);
 }
 
 double Conv::flops(const Node& node) const {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ops/op.hpp"
+#include "ops/post_ops.hpp"
 
 namespace celer {
 
@@ -45,6 +46,7 @@ class Conv final : public OpBase<Conv, OpKind::kConv> {
  public:
   WindowAttrs window;
   int64_t group = 1;
+  PostOps post_ops;  // fused by graph passes; their operands are inputs 3, 4, ...
 
   const char* type_name() const override { return "Conv"; }
   void infer(InferContext& ctx) const override;

@@ -47,9 +47,15 @@ void Gemm::infer(InferContext& ctx) const {
     }
   }
   ctx.set_output(0, e, PartialShape({m, n}));
+  check_post_ops(post_ops, ctx, e, ctx.output_types()[0].shape);
 }
 
 void Gemm::run(KernelContext& ctx) const {
+  run_unfused(ctx);
+  apply_post_ops(post_ops, ctx, ctx.output_tensor(0));
+}
+
+void Gemm::run_unfused(KernelContext& ctx) const {
   const Tensor& ta = ctx.input(0);
   const Tensor& tb = ctx.input(1);
   Tensor& ty = ctx.output(0);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "ops/op.hpp"
+#include "ops/post_ops.hpp"
 
 namespace celer {
 
@@ -12,10 +13,12 @@ class Gemm final : public OpBase<Gemm, OpKind::kGemm> {
   float beta = 1.0f;
   bool trans_a = false;
   bool trans_b = false;
+  PostOps post_ops;  // fused by graph passes; their operands are inputs 3, 4, ...
 
   const char* type_name() const override { return "Gemm"; }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
+  void run_unfused(KernelContext& ctx) const;  // without post-ops
   double flops(const Node& node) const override;
 };
 

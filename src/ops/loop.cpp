@@ -95,7 +95,7 @@ class Loop final : public Op {
       in.reserve(2 + n);
       in.emplace_back(Tensor::scalar<int64_t>(iter));
       in.emplace_back(Tensor::scalar<bool>(cond));
-      for (auto& v : carried) in.push_back(v);
+      for (auto& v : carried) in.push_back(std::move(v));  // replaced by the body outputs below
       std::vector<RtValue> out = ctx.run_subgraph(*body, std::move(in));
       CELER_CHECK(out.size() == 1 + n + k_scan, kInternal, "the body gave ", out.size(), " outputs");
       const RtValue& c = out[0];

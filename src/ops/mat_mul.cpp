@@ -53,9 +53,15 @@ void MatMul::infer(InferContext& ctx) const {
   if (!a_vec) out.push_back(a[a.size() - 2]);
   if (!b_vec) out.push_back(b[b.size() - 1]);
   ctx.set_output(0, e, PartialShape(std::move(out)));
+  check_post_ops(post_ops, ctx, e, ctx.output_types()[0].shape);
 }
 
 void MatMul::run(KernelContext& ctx) const {
+  run_unfused(ctx);
+  apply_post_ops(post_ops, ctx, ctx.output_tensor(0));
+}
+
+void MatMul::run_unfused(KernelContext& ctx) const {
   const Tensor& ta = ctx.input(0);
   const Tensor& tb = ctx.input(1);
   Tensor& ty = ctx.output(0);

@@ -8,14 +8,18 @@
 
 #include "celer/element_type.hpp"
 #include "ops/op.hpp"
+#include "ops/post_ops.hpp"
 
 namespace celer {
 
 class MatMul final : public OpBase<MatMul, OpKind::kMatMul> {
  public:
+  PostOps post_ops;  // fused by graph passes; their operands are inputs 2, 3, ...
+
   const char* type_name() const override { return "MatMul"; }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
+  void run_unfused(KernelContext& ctx) const;  // without post-ops
   double flops(const Node& node) const override;
 };
 

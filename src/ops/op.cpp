@@ -43,6 +43,11 @@ Tensor& KernelContext::output(size_t i, ElementType type, Dims dims) {
   return (*outputs_)[i].tensor;
 }
 
+Tensor& KernelContext::output_tensor(size_t i) {
+  CELER_CHECK(i < outputs_->size() && (*outputs_)[i].is_tensor(), kInternal, "output ", i, " is not set");
+  return (*outputs_)[i].tensor;
+}
+
 void KernelContext::set_output(size_t i, RtValue v) {
   CELER_CHECK(i < outputs_->size(), kInternal, "output ", i, " out of range");
   (*outputs_)[i] = std::move(v);

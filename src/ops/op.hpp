@@ -119,6 +119,8 @@ class KernelContext {
   Tensor& output(size_t i);
   // Allocates output i with an explicit type and shape (data-dependent shapes).
   Tensor& output(size_t i, ElementType type, Dims dims);
+  // Output i as the kernel has set it so far (to post-process it after the main computation).
+  Tensor& output_tensor(size_t i);
   // Sets output i to an existing tensor or value (e.g. a view sharing an input's memory).
   void set_output(size_t i, RtValue v);
   const ValueType* inferred_type(size_t i) const {

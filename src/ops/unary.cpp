@@ -28,7 +28,7 @@ struct FnInfo {
   UnaryFn fn;
   const char* name;  // ONNX op type
   Types types;
-  int since;  // first opset of the default domain with this op
+  int since;  // first opset of the default domain with this op; 0: made by fusions only, no ONNX op
 };
 
 constexpr FnInfo kFns[] = {
@@ -41,12 +41,14 @@ constexpr FnInfo kFns[] = {
     {UnaryFn::kAtanh, "Atanh", Types::kFloat, 9},
     {UnaryFn::kCeil, "Ceil", Types::kFloat, 1},
     {UnaryFn::kCelu, "Celu", Types::kFloat, 12},
+    {UnaryFn::kClip, "Clip", Types::kFloat, 0},
     {UnaryFn::kCos, "Cos", Types::kFloat, 7},
     {UnaryFn::kCosh, "Cosh", Types::kFloat, 9},
     {UnaryFn::kElu, "Elu", Types::kFloat, 1},
     {UnaryFn::kErf, "Erf", Types::kNumeric, 9},
     {UnaryFn::kExp, "Exp", Types::kFloat, 1},
     {UnaryFn::kFloor, "Floor", Types::kFloat, 1},
+    {UnaryFn::kGelu, "Gelu", Types::kFloat, 0},
     {UnaryFn::kHardSigmoid, "HardSigmoid", Types::kFloat, 1},
     {UnaryFn::kHardSwish, "HardSwish", Types::kFloat, 14},
     {UnaryFn::kIsInf, "IsInf", Types::kFloatToBool, 10},
@@ -62,6 +64,7 @@ constexpr FnInfo kFns[] = {
     {UnaryFn::kShrink, "Shrink", Types::kNumeric, 9},
     {UnaryFn::kSigmoid, "Sigmoid", Types::kFloat, 1},
     {UnaryFn::kSign, "Sign", Types::kNumeric, 9},
+    {UnaryFn::kSilu, "Silu", Types::kFloat, 0},
     {UnaryFn::kSin, "Sin", Types::kFloat, 7},
     {UnaryFn::kSinh, "Sinh", Types::kFloat, 9},
     {UnaryFn::kSoftplus, "Softplus", Types::kFloat, 1},
@@ -116,6 +119,8 @@ C eval_float(const Unary& op, C x) {
       return std::ceil(x);
     case UnaryFn::kCelu:
       return std::max(C(0), x) + std::min(C(0), a * std::expm1(x / a));
+    case UnaryFn::kClip:
+      return std::min(std::max(x, a), b);
     case UnaryFn::kCos:
       return std::cos(x);
     case UnaryFn::kCosh:
@@ -128,6 +133,9 @@ C eval_float(const Unary& op, C x) {
       return std::exp(x);
     case UnaryFn::kFloor:
       return std::floor(x);
+    case UnaryFn::kGelu:
+      if (op.alpha == 0) return C(0.5) * x * (C(1) + std::erf(x * C(0.70710678118654752440)));
+      return C(0.5) * x * (C(1) + std::tanh(C(0.79788456080286535588) * (x + C(0.044715) * x * x * x)));
     case UnaryFn::kHardSigmoid:
       return std::clamp(a * x + b, C(0), C(1));
     case UnaryFn::kHardSwish:
@@ -155,6 +163,11 @@ C eval_float(const Unary& op, C x) {
     }
     case UnaryFn::kSign:
       return x > 0 ? C(1) : (x < 0 ? C(-1) : x);
+    case UnaryFn::kSilu: {
+      if (x >= 0) return x / (C(1) + std::exp(-x));
+      C e = std::exp(x);
+      return x * e / (C(1) + e);
+    }
     case UnaryFn::kSin:
       return std::sin(x);
     case UnaryFn::kSinh:
@@ -199,6 +212,8 @@ T eval_int(const Unary& op, T x) {
 }
 
 }  // namespace
+
+float unary_eval(const Unary& op, float x) { return eval_float<float>(op, x); }
 
 const char* unary_fn_name(UnaryFn fn) {
   for (const FnInfo& i : kFns)
@@ -266,7 +281,7 @@ namespace {
 void import_unary(OnnxNode& n) {
   const FnInfo* info = nullptr;
   for (const FnInfo& i : kFns)
-    if (n.op_type() == i.name) info = &i;
+    if (n.op_type() == i.name && i.since > 0) info = &i;
   if (!info) n.fail("not a unary op type");
   float a = 0, b = 0, g = 0;
   switch (info->fn) {
@@ -312,7 +327,8 @@ void import_unary(OnnxNode& n) {
 }  // namespace
 
 void register_op_Unary(OpRegistry& r) {
-  for (const FnInfo& i : kFns) r.add_onnx(i.name, i.since, kMaxOpset, import_unary);
+  for (const FnInfo& i : kFns)
+    if (i.since > 0) r.add_onnx(i.name, i.since, kMaxOpset, import_unary);
 }
 
 }  // namespace celer

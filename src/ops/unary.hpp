@@ -10,6 +10,8 @@ namespace celer {
 //   Celu alpha; Elu alpha; HardSigmoid alpha, beta (y = clamp(alpha*x + beta, 0, 1)); HardSwish alpha=1/6, beta=0.5;
 //   IsInf alpha = detect_positive, beta = detect_negative (0 or 1); LeakyRelu alpha; Selu alpha, gamma;
 //   Shrink alpha = lambd, beta = bias; ThresholdedRelu alpha. Others use none.
+// Functions with no ONNX op of their own (made by graph fusions): Clip alpha = min, beta = max (constant bounds);
+//   Gelu alpha = 0 for the erf form, 1 for the tanh approximation; Silu (x * sigmoid(x)).
 enum class UnaryFn : uint8_t {
   kAbs,
   kAcos,
@@ -20,12 +22,14 @@ enum class UnaryFn : uint8_t {
   kAtanh,
   kCeil,
   kCelu,
+  kClip,
   kCos,
   kCosh,
   kElu,
   kErf,
   kExp,
   kFloor,
+  kGelu,
   kHardSigmoid,
   kHardSwish,
   kIsInf,
@@ -41,6 +45,7 @@ enum class UnaryFn : uint8_t {
   kShrink,
   kSigmoid,
   kSign,
+  kSilu,
   kSin,
   kSinh,
   kSoftplus,
@@ -53,6 +58,10 @@ enum class UnaryFn : uint8_t {
 
 // The ONNX op type name of a function ("Relu", "IsNaN", ...).
 const char* unary_fn_name(UnaryFn fn);
+
+class Unary;
+// The function of `op` on one value, as the reference kernel computes it (for post-ops and fast-kernel tails).
+float unary_eval(const Unary& op, float x);
 
 class Unary final : public OpBase<Unary, OpKind::kUnary> {
  public:

@@ -121,6 +121,29 @@ Tensor random_tensor(ElementType type, const Dims& dims, uint64_t seed) {
   return t;
 }
 
+namespace {
+
+// Reads an input's .npy file and checks it against the port (and against --shape, when given too).
+Tensor read_input(const PortInfo& p, const std::string& file, const Dims* shape) {
+  Tensor t = npy::read(file);
+  if (p.type == ElementType::kBF16 && t.type() == ElementType::kU16) {
+    // numpy has no bfloat16: u16 arrays holding the raw bits (as onnx.numpy_helper produces) are accepted.
+    Tensor bits(ElementType::kBF16, t.dims());
+    if (t.byte_size()) std::memcpy(bits.raw(), t.raw(), t.byte_size());
+    t = bits;
+  }
+  CELER_CHECK(p.type == ElementType::kUndefined || t.type() == p.type, kInvalidArgument, "input '", p.name,
+              "' expects element type ", element_type_name(p.type), ", but '", file, "' holds ",
+              element_type_name(t.type()));
+  CELER_CHECK(p.shape.accepts(t.dims()), kInvalidArgument, "input '", p.name, "' expects shape ", p.shape.to_string(),
+              ", but '", file, "' holds shape ", dims_to_string(t.dims()));
+  CELER_CHECK(!shape || *shape == t.dims(), kInvalidArgument, "input '", p.name, "': --shape ", dims_to_string(*shape),
+              " disagrees with the shape ", dims_to_string(t.dims()), " of '", file, "'");
+  return t;
+}
+
+}  // namespace
+
 PreparedInputs prepare_inputs(Model model, const InputOptions& opts) {
   const auto files = parse_input_specs(opts.inputs);
   const auto shapes = parse_shape_specs(opts.shapes);
@@ -131,53 +154,59 @@ PreparedInputs prepare_inputs(Model model, const InputOptions& opts) {
   for (const auto& [name, dims] : shapes) names.push_back(name);
   check_input_names(model, names, "--shape");
 
-  PreparedInputs out;
-  std::map<std::string, PartialShape> reshape;
   const auto& ports = model.inputs();
+  PreparedInputs out;
+  out.tensors.resize(ports.size());
+  out.sources.resize(ports.size());
+  // Pass 1: inputs given as files, and the values of symbolic dims ("batch") they and --shape fix.
+  std::map<std::string, int64_t> symbols;
+  auto learn = [&](const PortInfo& p, const Dims& dims) {
+    if (!p.shape.rank_known()) return;
+    for (size_t k = 0; k < dims.size(); ++k) {
+      const std::string& sym = p.shape[k].symbol_name();
+      if (!sym.empty()) symbols.emplace(sym, dims[k]);
+    }
+  };
   for (size_t i = 0; i < ports.size(); ++i) {
     const PortInfo& p = ports[i];
     CELER_CHECK(!p.is_sequence, kUnsupported, "input '", p.name, "' is a sequence; only tensor inputs can be given");
     auto shape_it = shapes.find(p.name);
-    if (shape_it != shapes.end()) {
-      CELER_CHECK(p.shape.accepts(shape_it->second), kInvalidArgument, "--shape: input '", p.name, "' has shape ",
-                  p.shape.to_string(), ", which does not accept ", dims_to_string(shape_it->second));
-    }
-    Tensor t;
+    const Dims* shape = shape_it == shapes.end() ? nullptr : &shape_it->second;
+    CELER_CHECK(!shape || p.shape.accepts(*shape), kInvalidArgument, "--shape: input '", p.name, "' has shape ",
+                p.shape.to_string(), ", which does not accept ", dims_to_string(*shape));
     auto file_it = files.find(p.name);
     if (file_it != files.end()) {
-      t = npy::read(file_it->second);
-      if (p.type == ElementType::kBF16 && t.type() == ElementType::kU16) {
-        // numpy has no bfloat16: u16 arrays holding the raw bits (as onnx.numpy_helper produces) are accepted.
-        Tensor bits(ElementType::kBF16, t.dims());
-        if (t.byte_size()) std::memcpy(bits.raw(), t.raw(), t.byte_size());
-        t = bits;
-      }
-      CELER_CHECK(p.type == ElementType::kUndefined || t.type() == p.type, kInvalidArgument, "input '", p.name,
-                  "' expects element type ", element_type_name(p.type), ", but '", file_it->second, "' holds ",
-                  element_type_name(t.type()));
-      CELER_CHECK(p.shape.accepts(t.dims()), kInvalidArgument, "input '", p.name, "' expects shape ",
-                  p.shape.to_string(), ", but '", file_it->second, "' holds shape ", dims_to_string(t.dims()));
-      CELER_CHECK(shape_it == shapes.end() || shape_it->second == t.dims(), kInvalidArgument, "input '", p.name,
-                  "': --shape ", dims_to_string(shape_it->second), " disagrees with the shape ",
-                  dims_to_string(t.dims()), " of '", file_it->second, "'");
-      out.sources.push_back(file_it->second);
-    } else {
+      out.tensors[i] = read_input(p, file_it->second, shape);
+      out.sources[i] = file_it->second;
+      learn(p, out.tensors[i].dims());
+    } else if (shape) {
+      learn(p, *shape);
+    }
+  }
+  // Pass 2: random data for the rest; dynamic dims take the value of their symbol when known, else 1.
+  std::map<std::string, PartialShape> reshape;
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const PortInfo& p = ports[i];
+    if (out.tensors[i].empty()) {
+      auto shape_it = shapes.find(p.name);
       Dims dims;
       if (shape_it != shapes.end()) {
         dims = shape_it->second;
       } else {
         CELER_CHECK(p.shape.rank_known(), kInvalidArgument, "input '", p.name,
                     "' has an unknown rank: give its shape with --shape ", p.name, "=[d0,d1,...]");
-        for (const auto& d : p.shape.dims()) dims.push_back(d.is_static() ? d.value() : 1);
+        for (const auto& d : p.shape.dims()) {
+          auto sym = symbols.find(d.symbol_name());
+          dims.push_back(d.is_static() ? d.value() : sym != symbols.end() ? sym->second : 1);
+        }
       }
       CELER_CHECK(p.type != ElementType::kUndefined && p.type != ElementType::kString, kUnsupported, "input '", p.name,
                   "' has element type ", element_type_name(p.type),
                   ": random data cannot be generated, give it with --input");
-      t = random_tensor(p.type, dims, opts.seed * 1000003u + i);
-      out.sources.push_back("random");
+      out.tensors[i] = random_tensor(p.type, dims, opts.seed * 1000003u + i);
+      out.sources[i] = "random";
     }
-    if (!p.shape.is_static()) reshape[p.name] = PartialShape::of(t.dims());
-    out.tensors.push_back(std::move(t));
+    if (!p.shape.is_static()) reshape[p.name] = PartialShape::of(out.tensors[i].dims());
   }
   if (!reshape.empty()) model.reshape(reshape);
   out.model = model;

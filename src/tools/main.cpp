@@ -33,8 +33,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   try {
-    for (const Command& c : commands)
-      if (c.app->parsed()) return c.run();
+    for (const Command& c : commands) {
+      if (!c.app->parsed()) continue;
+      int status = c.run();
+      std::cout.flush();
+      if (!std::cout) {
+        std::cerr << "celer: error: cannot write to standard output\n";
+        return 1;
+      }
+      return status;
+    }
     std::cerr << "celer: error: no command given\n";
     return 2;
   } catch (const celer::Error& e) {

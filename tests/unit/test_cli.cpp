@@ -214,3 +214,24 @@ TEST_F(CliTest, RunRefusesToWriteThroughSymlinks) {
   expect_failure(celer_cli("run " + model_ + " --output-dir " + path("out")), {"symbolic link", "sum"});
   EXPECT_FALSE(fs::exists(path("elsewhere.npy")));
 }
+
+TEST_F(CliTest, SymbolicDimsTakeTheValueGivenForAnotherInput) {
+  // a, b: f32[batch,2]; c = a + b. Fixing "batch" through a fixes it for b.
+  OnnxBuilder b(13);
+  b.input("a", onnx::TensorProto::FLOAT, {-1, 2});
+  b.input("b", onnx::TensorProto::FLOAT, {-1, 2});
+  for (int i = 0; i < 2; ++i)
+    b.graph().mutable_input(i)->mutable_type()->mutable_tensor_type()->mutable_shape()->mutable_dim(0)->set_dim_param(
+        "batch");
+  b.node("Add", {"a", "b"}, {"c"});
+  b.output("c");
+  const std::string model = path("two.onnx");
+  std::ofstream(model, std::ios::binary) << b.bytes();
+  Result r = celer_cli("run " + model + " --shape a=[4,2] --output-dir " + path("o"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_EQ(npy::read(path("o/c.npy")).dims(), (Dims{4, 2}));
+  npy::write(path("b.npy"), Tensor(ElementType::kF32, {3, 2}));
+  r = celer_cli("bench " + model + " --niter 2 --input b=" + path("b.npy"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "a: f32[3,2]")) << r.output;
+}

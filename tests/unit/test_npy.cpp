@@ -136,6 +136,17 @@ TEST_F(NpyTest, WritesNumpyStyleHeaders) {
   EXPECT_NE(bytes.find("'shape': (1, 2)"), std::string::npos);
 }
 
+TEST_F(NpyTest, WritesVersion2WhenTheHeaderIsLong) {
+  // Only a tensor of absurd rank needs a header over 64 KiB; numpy would not read it back either (rank > 64).
+  std::string bytes = npy::serialize(Tensor(ElementType::kU8, Dims(30000, 1)));
+  EXPECT_EQ(bytes[6], 2);
+  size_t header_len = 0;
+  for (int i = 0; i < 4; ++i) header_len |= size_t(uint8_t(bytes[8 + i])) << (8 * i);
+  EXPECT_EQ((12 + header_len) % 64, 0u);
+  EXPECT_EQ(bytes.size(), 12 + header_len + 1);
+  expect_error([&] { npy::parse(bytes, "rank.npy"); }, ErrorCode::kLimitExceeded, {"rank.npy", "64"});
+}
+
 TEST_F(NpyTest, ReadsVersions2And3AndDoubleQuotes) {
   std::string data = raw_bytes<int32_t>({1, 2, 3, 4});
   for (int major : {1, 2, 3}) {

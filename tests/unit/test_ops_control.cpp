@@ -613,3 +613,17 @@ TEST(ControlLoop, SequenceAsLoopCarriedValue) {
     EXPECT_EQ(values(out[0]), (std::vector<float>{0, 1, 2})) << dev;
   }
 }
+
+TEST(ControlScan, Opset8EmptyBatch) {
+  OnnxBuilder b(8);
+  b.input("x", kF32, {0, 3, 2});
+  auto& n = b.node("Scan", {"", "x"}, {"y"});
+  OnnxBuilder::attr(n, "num_scan_inputs", int64_t(1));
+  Sub body = graph_attr(n, "body");
+  body.input("x_in", kF32, {2});
+  body.node("Identity", {"x_in"}, {"y_out"});
+  body.output("y_out", kF32, {2});
+  b.output("y");
+  auto out = b.run("REF", {Tensor(ElementType::kF32, {0, 3, 2})});
+  EXPECT_EQ(out[0].dims(), (Dims{0, 3, 2}));
+}
