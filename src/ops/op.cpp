@@ -39,6 +39,13 @@ Tensor& KernelContext::output(size_t i) {
 
 Tensor& KernelContext::output(size_t i, ElementType type, Dims dims) {
   CELER_CHECK(i < outputs_->size(), kInternal, "output ", i, " out of range");
+  if (planned_ && planned_[i] && type != ElementType::kString) {
+    int64_t count = element_count(dims);
+    if (count * int64_t(element_size(type)) == planned_bytes_[i]) {
+      (*outputs_)[i] = RtValue(Tensor::wrap(type, std::move(dims), planned_[i]));
+      return (*outputs_)[i].tensor;
+    }
+  }
   (*outputs_)[i] = RtValue(Tensor(type, std::move(dims)));
   return (*outputs_)[i].tensor;
 }

@@ -105,9 +105,10 @@ using SubgraphRunner = std::function<std::vector<RtValue>(const Graph&, std::vec
 // What a kernel sees at run time.
 class KernelContext {
  public:
-  KernelContext(const Node& node, std::vector<const RtValue*> inputs, std::vector<RtValue>* outputs,
-                const std::vector<ValueType>* inferred, SubgraphRunner runner)
-      : node_(node), inputs_(std::move(inputs)), outputs_(outputs), inferred_(inferred), runner_(std::move(runner)) {}
+  // `inputs` must outlive the context; `runner` may be null when the node has no subgraphs.
+  KernelContext(const Node& node, const std::vector<const RtValue*>& inputs, std::vector<RtValue>* outputs,
+                const std::vector<ValueType>* inferred, const SubgraphRunner* runner)
+      : node_(node), inputs_(inputs), outputs_(outputs), inferred_(inferred), runner_(runner) {}
   const Node& node() const { return node_; }
   size_t num_inputs() const { return node_.num_explicit_inputs; }
   bool has_input(size_t i) const { return i < num_inputs() && inputs_[i] != nullptr && !inputs_[i]->is_none(); }
@@ -126,14 +127,25 @@ class KernelContext {
   const ValueType* inferred_type(size_t i) const {
     return inferred_ && i < inferred_->size() ? &(*inferred_)[i] : nullptr;
   }
-  std::vector<RtValue> run_subgraph(const Graph& g, std::vector<RtValue> inputs) const { return runner_(g, std::move(inputs)); }
+  std::vector<RtValue> run_subgraph(const Graph& g, std::vector<RtValue> inputs) const {
+    CELER_CHECK(runner_ && *runner_, kInternal, "no subgraph runner here");
+    return (*runner_)(g, std::move(inputs));
+  }
+  // Memory the executor planned for each output (nullptr where none) and its size: output() places a tensor of
+  // exactly that size there instead of allocating.
+  void set_planned(void* const* ptrs, const int64_t* bytes) {
+    planned_ = ptrs;
+    planned_bytes_ = bytes;
+  }
 
  private:
   const Node& node_;
-  std::vector<const RtValue*> inputs_;
+  const std::vector<const RtValue*>& inputs_;
   std::vector<RtValue>* outputs_;
   const std::vector<ValueType>* inferred_;
-  SubgraphRunner runner_;
+  const SubgraphRunner* runner_;
+  void* const* planned_ = nullptr;
+  const int64_t* planned_bytes_ = nullptr;
 };
 
 }  // namespace celer

@@ -36,6 +36,7 @@ struct CompiledModelImpl {
 
 struct InferRequestImpl {
   std::shared_ptr<CompiledModelImpl> model;
+  std::unique_ptr<Executor::State> state;
   std::vector<Tensor> inputs;
   std::vector<Tensor> outputs;
 
@@ -124,6 +125,7 @@ InferRequest CompiledModel::create_infer_request() const {
   InferRequest r;
   r.impl_ = std::make_shared<detail::InferRequestImpl>();
   r.impl_->model = impl_;
+  r.impl_->state = impl_->executor->make_state();
   r.impl_->inputs.resize(impl_->inputs.size());
   r.impl_->outputs.resize(impl_->outputs.size());
   return r;
@@ -170,7 +172,7 @@ void InferRequest::infer() {
     CELER_CHECK(!impl_->inputs[i].empty(), kInvalidArgument, "input '", m.inputs[i].name, "' was not set");
     in.emplace_back(impl_->inputs[i]);
   }
-  std::vector<RtValue> out = m.executor->run(std::move(in));
+  std::vector<RtValue> out = m.executor->run(*impl_->state, std::move(in));
   for (size_t i = 0; i < out.size(); ++i) {
     CELER_CHECK(out[i].is_tensor(), kUnsupported, "output '", m.outputs[i].name,
                 "' is not a tensor (sequences and optionals are not returned through this API)");

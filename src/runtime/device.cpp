@@ -24,8 +24,16 @@ CompileOptions parse_compile_options(const Properties& properties) {
       CELER_CHECK(end && *end == 0 && !value.empty() && v >= 0 && v <= 4096, kInvalidArgument,
                   "property 'inference_num_threads' must be a non-negative integer, got '", value, "'");
       o.num_threads = int(v);
+    } else if (key == "plan_memory") {
+      CELER_CHECK(value == "0" || value == "1" || value == "true" || value == "false", kInvalidArgument,
+                  "property 'plan_memory' must be 0/1/true/false, got '", value, "'");
+      o.plan_memory = value == "1" || value == "true";
+    } else if (key == "enable_fusion") {
+      CELER_CHECK(value == "0" || value == "1" || value == "true" || value == "false", kInvalidArgument,
+                  "property 'enable_fusion' must be 0/1/true/false, got '", value, "'");
+      o.enable_fusion = value == "1" || value == "true";
     } else {
-      CELER_THROW(kInvalidArgument, "unknown property '", key, "' (known: inference_num_threads)");
+      CELER_THROW(kInvalidArgument, "unknown property '", key, "' (known: inference_num_threads, plan_memory, enable_fusion)");
     }
   }
   return o;

@@ -24,7 +24,9 @@ class Kernel {
 };
 
 struct CompileOptions {
-  int num_threads = 0;  // 0: all the process may use
+  int num_threads = 0;       // 0: all the process may use
+  bool plan_memory = true;   // one liveness-planned arena for intermediates (property "plan_memory")
+  bool enable_fusion = true;  // device graph passes fuse ops (property "enable_fusion"; cleanup passes always run)
 };
 
 class Device {

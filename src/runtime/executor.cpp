@@ -1,20 +1,33 @@
 #include "runtime/executor.hpp"
 
+#include <omp.h>
+
+#include <cstdlib>
+#include <cstring>
+
 #include "ir/infer.hpp"
+#include "runtime/memory_plan.hpp"
 
 namespace celer {
 
 struct Executor::Step {
   const Node* node;
-  std::vector<int> in;      // slot per input (-1 when omitted)
-  std::vector<int> out;     // slot per output (-1 when omitted)
-  std::vector<int> release; // slots whose last reader is this step
+  std::vector<int> in;       // slot per input (-1 when omitted)
+  std::vector<int> out;      // slot per output (-1 when omitted)
+  std::vector<int> release;  // slots whose last reader is this step
   std::unique_ptr<Kernel> kernel;
+  bool static_types = false;           // output types known at compile time: no inference at run time
+  std::vector<ValueType> types;        // those types
+  std::vector<int64_t> arena_offset;   // per output: planned offset in the arena, or -1
+  std::vector<int64_t> arena_bytes;    // per output: planned size
+  std::vector<bool> arena_alias;       // per output: a view of an input's planned buffer (Reshape, Identity, ...)
 };
+
 
 Executor::Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options)
     : keep_(std::move(graph)), graph_(*keep_) {
   build(device, options);
+  plan(options);
 }
 
 Executor::Executor(const Graph& graph, const Device& device, const CompileOptions& options) : graph_(graph) {
@@ -23,7 +36,19 @@ Executor::Executor(const Graph& graph, const Device& device, const CompileOption
 
 Executor::~Executor() = default;
 
+namespace {
+bool is_static_tensor(const ValueType& t) {
+  return t.kind == ValueKind::kTensor && !t.optional && t.elem != ElementType::kUndefined && t.shape.is_static();
+}
+// Ops whose kernels may return a view of input 0 instead of writing their output.
+bool may_alias_input(OpKind k) {
+  return k == OpKind::kIdentity || k == OpKind::kReshape || k == OpKind::kFlatten || k == OpKind::kSqueeze ||
+         k == OpKind::kUnsqueeze || k == OpKind::kDropout || k == OpKind::kCast;
+}
+}  // namespace
+
 void Executor::build(const Device& device, const CompileOptions& options) {
+  num_threads_ = options.num_threads;
   auto slot = [&](const Value* v) -> int {
     if (!v) return -1;
     auto it = slot_of_.find(v);
@@ -35,16 +60,22 @@ void Executor::build(const Device& device, const CompileOptions& options) {
   };
   for (const Value* v : graph_.inputs) input_slots_.push_back(slot(v));
   for (const Value* v : graph_.captures) capture_slots_.push_back(slot(v));
-  std::vector<int> last_use;
   for (const auto& n : graph_.nodes) {
     Step step;
     step.node = n.get();
     for (const Value* v : n->inputs) step.in.push_back(slot(v));
-    for (const Value* v : n->outputs) step.out.push_back(slot(v));
+    step.static_types = n->op->subgraphs().empty();
+    for (const Value* v : n->outputs) {
+      step.out.push_back(slot(v));
+      step.types.push_back(v ? v->type : ValueType{});
+      if (v && !is_static_tensor(v->type)) step.static_types = false;
+    }
+    step.arena_offset.assign(n->outputs.size(), -1);
+    step.arena_bytes.assign(n->outputs.size(), 0);
+    step.arena_alias.assign(n->outputs.size(), false);
     step.kernel = device.create_kernel(*n, options);
     steps_.push_back(std::move(step));
-    for (Graph* sub : n->op->subgraphs())
-      subgraphs_[sub] = std::make_unique<Executor>(*sub, device, options);
+    for (Graph* sub : n->op->subgraphs()) subgraphs_[sub] = std::make_unique<Executor>(*sub, device, options);
   }
   for (const Value* v : graph_.outputs) output_slots_.push_back(slot(v));
   // Free each intermediate after its last reader (never graph outputs, inputs or constants).
@@ -60,6 +91,70 @@ void Executor::build(const Device& device, const CompileOptions& options) {
     if (last[size_t(s)] >= 0 && !keep[size_t(s)]) steps_[size_t(last[size_t(s)])].release.push_back(s);
 }
 
+void Executor::plan(const CompileOptions& options) {
+  if (!options.plan_memory) return;
+  // One buffer per intermediate tensor of known size; views (Reshape, ...) share their input's buffer, which then
+  // lives until the last reader of any of its views.
+  std::vector<int> buffer_of(size_t(num_slots_), -1);
+  std::vector<BufferRequest> buffers;
+  std::vector<bool> is_output(size_t(num_slots_), false);
+  for (int s : output_slots_) is_output[size_t(s)] = true;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    Step& st = steps_[i];
+    if (!st.static_types) continue;
+    for (size_t o = 0; o < st.out.size(); ++o) {
+      int s = st.out[o];
+      if (s < 0 || is_output[size_t(s)]) continue;
+      const ValueType& t = st.types[o];
+      if (t.elem == ElementType::kString) continue;
+      const Node& n = *st.node;
+      bool view = o == 0 && may_alias_input(n.op->kind()) && !st.in.empty() && st.in[0] >= 0 &&
+                  buffer_of[size_t(st.in[0])] >= 0 &&
+                  (n.op->kind() != OpKind::kCast || n.inputs[0]->type.elem == t.elem);
+      if (view) {
+        buffer_of[size_t(s)] = buffer_of[size_t(st.in[0])];
+        st.arena_alias[o] = true;
+        continue;
+      }
+      int64_t bytes = element_count(t.shape.to_dims()) * int64_t(element_size(t.elem));
+      if (bytes == 0) continue;
+      buffer_of[size_t(s)] = int(buffers.size());
+      buffers.push_back({bytes, int(i), int(i)});
+      unplanned_bytes_ += bytes;
+    }
+  }
+  for (size_t i = 0; i < steps_.size(); ++i)
+    for (int s : steps_[i].in)
+      if (s >= 0 && buffer_of[size_t(s)] >= 0) {
+        BufferRequest& b = buffers[size_t(buffer_of[size_t(s)])];
+        b.last = std::max(b.last, int(i));
+      }
+  // A buffer aliased by a graph output would be overwritten by the next run: such outputs are copied out at the end.
+  MemoryPlan mp = plan_memory(buffers);
+  arena_bytes_ = mp.total_bytes;
+  for (Step& st : steps_)
+    for (size_t o = 0; o < st.out.size(); ++o) {
+      int s = st.out[o];
+      if (s < 0 || buffer_of[size_t(s)] < 0 || st.arena_alias[o]) continue;
+      st.arena_offset[o] = mp.offsets[size_t(buffer_of[size_t(s)])];
+      st.arena_bytes[o] = buffers[size_t(buffer_of[size_t(s)])].bytes;
+    }
+}
+
+std::unique_ptr<Executor::State> Executor::make_state() const {
+  auto st = std::make_unique<State>();
+  st->slots.resize(size_t(num_slots_));
+  if (arena_bytes_ > 0) {
+    size_t bytes = size_t((arena_bytes_ + 63) / 64 * 64);
+    void* p = std::aligned_alloc(64, bytes);
+    CELER_CHECK(p, kLimitExceeded, "out of memory allocating the ", arena_bytes_, "-byte activation arena");
+    st->arena_owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    st->arena = static_cast<char*>(p);
+    st->arena_bytes = arena_bytes_;
+  }
+  return st;
+}
+
 std::vector<RtValue> Executor::run_subgraph(const Graph& sub, const Node& owner, std::vector<RtValue> inputs,
                                             const std::vector<RtValue>& slots) const {
   auto it = subgraphs_.find(&sub);
@@ -70,7 +165,8 @@ std::vector<RtValue> Executor::run_subgraph(const Graph& sub, const Node& owner,
     const RtValue* found = nullptr;
     for (size_t i = owner.num_explicit_inputs; i < owner.inputs.size(); ++i)
       if (owner.inputs[i] && owner.inputs[i]->name == cap->name) {
-        found = &slots[size_t(slot_of_.at(owner.inputs[i]))];
+        int s = slot_of_.at(owner.inputs[i]);
+        found = constants_[size_t(s)].is_none() ? &slots[size_t(s)] : &constants_[size_t(s)];
         break;
       }
     CELER_CHECK(found, kInternal, owner.describe(), ": capture '", cap->name, "' is not bound");
@@ -80,49 +176,88 @@ std::vector<RtValue> Executor::run_subgraph(const Graph& sub, const Node& owner,
 }
 
 std::vector<RtValue> Executor::run(std::vector<RtValue> inputs, const std::vector<RtValue>& captures) const {
+  auto state = make_state();
+  return run(*state, std::move(inputs), captures);
+}
+
+std::vector<RtValue> Executor::run(State& state, std::vector<RtValue> inputs,
+                                   const std::vector<RtValue>& captures) const {
   CELER_CHECK(inputs.size() == input_slots_.size(), kInvalidArgument, "graph '", graph_.name, "' takes ",
               input_slots_.size(), " inputs, got ", inputs.size());
-  std::vector<RtValue> slots = constants_;
-  for (size_t i = 0; i < inputs.size(); ++i) slots[size_t(input_slots_[i])] = std::move(inputs[i]);
+  if (num_threads_ > 0) omp_set_num_threads(num_threads_);
+  std::vector<RtValue>& slots = state.slots;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value* v = graph_.inputs[i];
+    if (inputs[i].is_tensor() && v->type.kind == ValueKind::kTensor) {
+      // Compile-time shapes downstream rely on the declared input shape.
+      CELER_CHECK(v->type.shape.accepts(inputs[i].tensor.dims()), kInvalidArgument, "input '", v->name,
+                  "' expects shape ", v->type.shape.to_string(), ", got ", dims_to_string(inputs[i].tensor.dims()));
+    }
+    slots[size_t(input_slots_[i])] = std::move(inputs[i]);
+  }
   for (size_t i = 0; i < capture_slots_.size() && i < captures.size(); ++i)
     slots[size_t(capture_slots_[i])] = captures[i];
 
-  std::vector<ValueType> in_types;
   for (const Step& step : steps_) {
     const Node& n = *step.node;
     try {
-      std::vector<const RtValue*> in(step.in.size(), nullptr);
-      std::vector<const ValueType*> type_ptrs(n.num_explicit_inputs, nullptr);
-      std::vector<const Tensor*> value_ptrs(n.num_explicit_inputs, nullptr);
-      in_types.assign(n.num_explicit_inputs, ValueType{});
+      state.in_ptrs.assign(step.in.size(), nullptr);
       for (size_t i = 0; i < step.in.size(); ++i) {
-        if (step.in[i] < 0) continue;
-        const RtValue& v = slots[size_t(step.in[i])];
-        in[i] = &v;
-        if (i >= n.num_explicit_inputs) continue;
-        if (v.is_tensor()) {
-          in_types[i] = type_of(v.tensor);
-          value_ptrs[i] = &v.tensor;
-        } else if (v.is_sequence()) {
-          ElementType e = v.sequence.empty() ? v.sequence_elem : v.sequence.front().type();
-          in_types[i] = ValueType::sequence(e);
-        } else {
-          in_types[i] = n.inputs[i]->type;
-          in_types[i].optional = true;
-        }
-        type_ptrs[i] = &in_types[i];
+        int s = step.in[i];
+        if (s < 0) continue;
+        state.in_ptrs[i] = constants_[size_t(s)].is_none() ? &slots[size_t(s)] : &constants_[size_t(s)];
       }
-      InferContext ictx(n, type_ptrs, value_ptrs);
-      n.op->infer(ictx);
-      std::vector<RtValue> outs(n.outputs.size());
-      KernelContext kctx(n, std::move(in), &outs, &ictx.output_types(),
-                         [&](const Graph& sub, std::vector<RtValue> sub_in) {
-                           return run_subgraph(sub, n, std::move(sub_in), slots);
-                         });
+      std::vector<ValueType> runtime_types;
+      const std::vector<ValueType>* types = &step.types;
+      if (!step.static_types) {
+        std::vector<const ValueType*> type_ptrs(n.num_explicit_inputs, nullptr);
+        std::vector<const Tensor*> value_ptrs(n.num_explicit_inputs, nullptr);
+        state.in_types.assign(n.num_explicit_inputs, ValueType{});
+        for (size_t i = 0; i < n.num_explicit_inputs && i < state.in_ptrs.size(); ++i) {
+          const RtValue* v = state.in_ptrs[i];
+          if (!v) continue;
+          if (v->is_tensor()) {
+            state.in_types[i] = type_of(v->tensor);
+            value_ptrs[i] = &v->tensor;
+          } else if (v->is_sequence()) {
+            ElementType e = v->sequence.empty() ? v->sequence_elem : v->sequence.front().type();
+            state.in_types[i] = ValueType::sequence(e);
+          } else {
+            state.in_types[i] = n.inputs[i]->type;
+            state.in_types[i].optional = true;
+          }
+          type_ptrs[i] = &state.in_types[i];
+        }
+        InferContext ictx(n, type_ptrs, value_ptrs);
+        n.op->infer(ictx);
+        runtime_types = ictx.output_types();
+        types = &runtime_types;
+      }
+      state.outs.assign(n.outputs.size(), RtValue());
+      SubgraphRunner runner;
+      if (!subgraphs_.empty() && !n.op->subgraphs().empty())
+        runner = [&](const Graph& sub, std::vector<RtValue> sub_in) {
+          return run_subgraph(sub, n, std::move(sub_in), slots);
+        };
+      KernelContext kctx(n, state.in_ptrs, &state.outs, types, runner ? &runner : nullptr);
+      if (state.arena) {
+        state.planned.assign(n.outputs.size(), nullptr);
+        for (size_t o = 0; o < n.outputs.size(); ++o)
+          if (step.arena_offset[o] >= 0) state.planned[o] = state.arena + step.arena_offset[o];
+        kctx.set_planned(state.planned.data(), step.arena_bytes.data());
+      }
       if (step.kernel) step.kernel->run(kctx);
       else n.op->run(kctx);
-      for (size_t i = 0; i < step.out.size(); ++i)
-        if (step.out[i] >= 0) slots[size_t(step.out[i])] = std::move(outs[i]);
+      for (size_t o = 0; o < step.out.size(); ++o) {
+        if (step.out[o] < 0) continue;
+        RtValue& v = state.outs[o];
+        // A kernel that returned a view into another planned buffer, where none was planned, gets a copy: that
+        // buffer may be reused while this value is still alive.
+        if (state.arena && v.is_tensor() && !step.arena_alias[o] && state.in_arena(v.tensor.raw()) &&
+            (step.arena_offset[o] < 0 || v.tensor.raw() != state.arena + step.arena_offset[o]))
+          v.tensor = v.tensor.clone();
+        slots[size_t(step.out[o])] = std::move(v);
+      }
       for (int s : step.release) slots[size_t(s)] = RtValue();
     } catch (const Error& e) {
       if (e.message().rfind("node '", 0) == 0) throw;
@@ -131,7 +266,20 @@ std::vector<RtValue> Executor::run(std::vector<RtValue> inputs, const std::vecto
   }
   std::vector<RtValue> out;
   out.reserve(output_slots_.size());
-  for (int s : output_slots_) out.push_back(slots[size_t(s)]);
+  for (int s : output_slots_) {
+    const RtValue& v = constants_[size_t(s)].is_none() ? slots[size_t(s)] : constants_[size_t(s)];
+    out.push_back(v);
+    // Outputs never point into the arena: the next run reuses it.
+    if (out.back().is_tensor() && state.in_arena(out.back().tensor.raw())) out.back().tensor = out.back().tensor.clone();
+  }
+  for (int s : output_slots_) slots[size_t(s)] = RtValue();
+  for (int s : input_slots_) slots[size_t(s)] = RtValue();
+  return out;
+}
+
+std::vector<std::pair<const Node*, const char*>> Executor::kernels() const {
+  std::vector<std::pair<const Node*, const char*>> out;
+  for (const Step& s : steps_) out.emplace_back(s.node, s.kernel ? s.kernel->name() : "ref");
   return out;
 }
 

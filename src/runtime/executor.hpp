@@ -1,6 +1,11 @@
 // The executor runs a graph on a device: nodes in topological order, each through the device's kernel or the op's
-// reference kernel, with shapes re-inferred from the actual inputs so that dynamic shapes work everywhere.
-// Immutable after construction: run() may be called from several threads at once.
+// reference kernel.
+//
+// At compile time it creates one Kernel per node, records the output types inference found, and, for tensors whose
+// size is known then, plans their memory in one arena (runtime/memory_plan.hpp). At run time a node whose output types
+// were static at compile time runs directly; others re-run inference on the actual inputs first, so dynamic shapes
+// work everywhere. The Executor is immutable after construction: run() may be called from several threads at once,
+// each with its own State.
 #pragma once
 
 #include <memory>
@@ -15,28 +20,56 @@ namespace celer {
 
 class Executor {
  public:
+  // Per-request mutable state: value slots, scratch vectors and the arena. Reused across runs; not shared between
+  // threads.
+  struct State {
+    std::vector<RtValue> slots;
+    std::vector<const RtValue*> in_ptrs;
+    std::vector<RtValue> outs;
+    std::vector<void*> planned;
+    std::vector<ValueType> in_types;
+    std::shared_ptr<void> arena_owner;
+    char* arena = nullptr;
+    int64_t arena_bytes = 0;
+
+    bool in_arena(const void* p) const {
+      return arena && p >= arena && static_cast<const char*>(p) < arena + arena_bytes;
+    }
+  };
+
   Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options);
   // Subgraph executor; the graph is kept alive by the owner of the parent.
   Executor(const Graph& graph, const Device& device, const CompileOptions& options);
   ~Executor();
 
+  std::unique_ptr<State> make_state() const;
   // inputs: one per graph input; captures: one per graph capture (subgraphs only).
+  std::vector<RtValue> run(State& state, std::vector<RtValue> inputs, const std::vector<RtValue>& captures = {}) const;
   std::vector<RtValue> run(std::vector<RtValue> inputs, const std::vector<RtValue>& captures = {}) const;
+
   const Graph& graph() const { return graph_; }
+  // Bytes of the planned arena (one per State), and what the intermediates would take without planning.
+  int64_t arena_bytes() const { return arena_bytes_; }
+  int64_t unplanned_bytes() const { return unplanned_bytes_; }
+  // The kernel chosen for each node ("ref" when the reference kernel runs), in execution order.
+  std::vector<std::pair<const Node*, const char*>> kernels() const;
 
  private:
   struct Step;
   void build(const Device& device, const CompileOptions& options);
+  void plan(const CompileOptions& options);
   std::vector<RtValue> run_subgraph(const Graph& sub, const Node& owner, std::vector<RtValue> inputs,
                                     const std::vector<RtValue>& slots) const;
 
   std::shared_ptr<const Graph> keep_;
   const Graph& graph_;
+  int num_threads_ = 0;
   std::unordered_map<const Value*, int> slot_of_;
   std::vector<RtValue> constants_;  // slot -> constant value (or none)
   std::vector<Step> steps_;
   std::vector<int> input_slots_, output_slots_, capture_slots_;
   int num_slots_ = 0;
+  int64_t arena_bytes_ = 0, unplanned_bytes_ = 0;
   std::unordered_map<const Graph*, std::unique_ptr<Executor>> subgraphs_;
 };
 

@@ -1,11 +1,17 @@
 #include "devices/cpu/cpu_device.hpp"
 
+#include "passes/pass.hpp"
+
 namespace celer {
 
 CpuDevice::CpuDevice() {
 #define CELER_CPU_KERNEL(op, factory) factories_.emplace(OpKind::k##op, &factory);
 #include "devices/cpu/cpu_kernels.def"
 #undef CELER_CPU_KERNEL
+}
+
+void CpuDevice::run_passes(Graph& graph, const CompileOptions& options) const {
+  passes::run_cpu_pipeline(graph, options.enable_fusion);
 }
 
 std::unique_ptr<Kernel> CpuDevice::create_kernel(const Node& node, const CompileOptions& options) const {

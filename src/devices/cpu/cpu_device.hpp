@@ -15,6 +15,8 @@ class CpuDevice final : public Device {
  public:
   CpuDevice();
   std::string name() const override { return "CPU"; }
+  // Cleanup and fusion passes (src/passes/); fusion off with the compile property "enable_fusion" = "0".
+  void run_passes(Graph& graph, const CompileOptions& options) const override;
   std::unique_ptr<Kernel> create_kernel(const Node& node, const CompileOptions& options) const override;
 
  private:

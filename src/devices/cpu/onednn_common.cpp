@@ -1,0 +1,176 @@
+#include "devices/cpu/onednn_common.hpp"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "ops/unary.hpp"
+
+namespace celer::onednn {
+
+dnnl::engine& engine() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+
+dnnl::stream& stream() {
+  thread_local dnnl::stream s(engine());
+  return s;
+}
+
+memory::dims to_dims(const Dims& d) { return memory::dims(d.begin(), d.end()); }
+
+Tag plain_tag(size_t rank) {
+  static const Tag tags[] = {Tag::undef, Tag::a, Tag::ab, Tag::abc, Tag::abcd, Tag::abcde, Tag::abcdef};
+  CELER_CHECK(rank >= 1 && rank <= 6, kUnsupported, "oneDNN tensors of rank ", rank);
+  return tags[rank];
+}
+
+Tag activation_tag(size_t rank, Layout layout) {
+  if (layout == Layout::kPlain) return plain_tag(rank);
+  const bool b16 = layout == Layout::kBlocked16;
+  switch (rank) {
+    case 3: return b16 ? Tag::aBc16b : Tag::aBc8b;
+    case 4: return b16 ? Tag::aBcd16b : Tag::aBcd8b;
+    case 5: return b16 ? Tag::aBcde16b : Tag::aBcde8b;
+    default: break;
+  }
+  CELER_THROW(kUnsupported, "blocked layout of rank ", rank);
+}
+
+memory::desc f32_desc(const Dims& dims, Tag tag) { return memory::desc(to_dims(dims), memory::data_type::f32, tag); }
+memory::desc f32_desc(const Dims& dims, Layout layout) { return f32_desc(dims, activation_tag(dims.size(), layout)); }
+
+namespace {
+
+using Alg = dnnl::algorithm;
+
+// Appends the oneDNN form of a unary post-op; false when there is none.
+bool append_unary(const PostOp& p, dnnl::post_ops& po) {
+  auto add = [&](Alg a, float alpha = 0, float beta = 0) { po.append_eltwise(1.0f, a, alpha, beta); };
+  switch (p.fn) {
+    case UnaryFn::kRelu: add(Alg::eltwise_relu); return true;
+    case UnaryFn::kLeakyRelu: add(Alg::eltwise_relu, p.alpha); return true;
+    case UnaryFn::kClip: add(Alg::eltwise_clip_v2, p.alpha, p.beta); return true;
+    case UnaryFn::kSigmoid: add(Alg::eltwise_logistic); return true;
+    case UnaryFn::kTanh: add(Alg::eltwise_tanh); return true;
+    case UnaryFn::kElu: add(Alg::eltwise_elu, p.alpha); return true;
+    case UnaryFn::kSilu: add(Alg::eltwise_swish, 1.0f); return true;
+    case UnaryFn::kGelu: add(p.alpha == 0 ? Alg::eltwise_gelu_erf : Alg::eltwise_gelu_tanh); return true;
+    case UnaryFn::kHardSigmoid:  // clamp(a*x + b, 0, 1)
+      add(Alg::eltwise_linear, p.alpha, p.beta);
+      add(Alg::eltwise_clip_v2, 0.0f, 1.0f);
+      return true;
+    case UnaryFn::kHardSwish:  // oneDNN 2.6 has only x * relu6(x + 3) / 6
+      if (p.alpha != 1.0f / 6.0f || p.beta != 0.5f) return false;
+      add(Alg::eltwise_hardswish);
+      return true;
+    case UnaryFn::kAbs: add(Alg::eltwise_abs); return true;
+    case UnaryFn::kSqrt: add(Alg::eltwise_sqrt); return true;
+    case UnaryFn::kExp: add(Alg::eltwise_exp); return true;
+    case UnaryFn::kLog: add(Alg::eltwise_log); return true;
+    case UnaryFn::kSoftplus: add(Alg::eltwise_soft_relu); return true;
+    default: return false;
+  }
+}
+
+bool is_mappable(const PostOp& p) {
+  if (p.kind != PostOp::Kind::kUnary) return true;
+  dnnl::post_ops scratch_ops;
+  return append_unary(p, scratch_ops);
+}
+
+}  // namespace
+
+size_t mappable_post_ops(const PostOps& ops) {
+  size_t n = 0;
+  while (n < ops.size() && is_mappable(ops[n])) ++n;
+  return n;
+}
+
+MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_ops& first, const Dims& out_dims,
+                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts) {
+  MappedPostOps m;
+  m.ops = first;
+  size_t i = 0;
+  for (; i < ops.size() && i < limit; ++i) {
+    const PostOp& p = ops[i];
+    if (p.kind == PostOp::Kind::kUnary) {
+      if (!append_unary(p, m.ops)) break;
+      continue;
+    }
+    if (p.input >= input_dims.size()) break;
+    const Dims& od = input_dims[p.input];
+    if (od.size() > out_dims.size()) break;
+    Dims d(out_dims.size() - od.size(), 1);
+    d.insert(d.end(), od.begin(), od.end());
+    const Layout l = p.input < input_layouts.size() ? input_layouts[p.input] : Layout::kPlain;
+    if (l != Layout::kPlain && d != out_dims) break;
+    const memory::desc md = f32_desc(d, activation_tag(d.size(), l));
+    m.slots.push_back(m.ops.len());
+    m.inputs.push_back(p.input);
+    m.mds.push_back(md);
+    m.ops.append_binary(p.kind == PostOp::Kind::kAdd ? Alg::binary_add : Alg::binary_mul, md);
+  }
+  m.count = i;
+  m.tail.assign(ops.begin() + static_cast<std::ptrdiff_t>(i), ops.end());
+  return m;
+}
+
+namespace {
+struct ScratchBuffers {
+  struct Buf {
+    void* p = nullptr;
+    size_t cap = 0;
+  };
+  Buf bufs[static_cast<size_t>(Slot::kCount)];
+  ~ScratchBuffers() {
+    for (Buf& b : bufs) std::free(b.p);
+  }
+};
+}  // namespace
+
+void* scratch(Slot slot, size_t bytes) {
+  thread_local ScratchBuffers s;
+  auto& b = s.bufs[static_cast<size_t>(slot)];
+  if (bytes > b.cap) {
+    std::free(b.p);
+    b.p = nullptr;
+    b.cap = 0;
+    const size_t cap = (bytes + 4095) & ~size_t(4095);
+    CELER_CHECK(cap <= size_t(kMaxTensorBytes), kLimitExceeded, "oneDNN scratch buffer of ", bytes, " bytes");
+    b.p = std::aligned_alloc(64, cap);
+    CELER_CHECK(b.p, kLimitExceeded, "out of memory allocating a oneDNN scratch buffer of ", bytes, " bytes");
+    b.cap = cap;
+  }
+  return b.p;
+}
+
+void reorder(const memory& src, const memory& dst) {
+  dnnl::reorder(src, dst).execute(stream(), const_cast<memory&>(src), const_cast<memory&>(dst));
+  stream().wait();
+}
+
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to) {
+  memory src(from, engine(), const_cast<void*>(t.raw()));
+  memory dst(to, engine());
+  reorder(src, dst);
+  return dst;
+}
+
+memory wrap(const Tensor& t, const memory::desc& md) { return memory(md, engine(), const_cast<void*>(t.raw())); }
+
+memory temp(const memory::desc& md, Slot slot) { return memory(md, engine(), scratch(slot, md.get_size())); }
+
+void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, std::unordered_map<int, memory>& args) {
+  for (size_t i = 0; i < post.slots.size(); ++i)
+    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(post.slots[i]) | DNNL_ARG_SRC_1] = wrap(ctx.input(post.inputs[i]), post.mds[i]);
+}
+
+void append_key(std::vector<int64_t>& key, const Dims& dims) {
+  key.push_back(-1 - static_cast<int64_t>(dims.size()));
+  key.insert(key.end(), dims.begin(), dims.end());
+}
+
+bool static_shape(const Value* v) { return v && v->type.is_tensor() && v->type.shape.is_static(); }
+
+}  // namespace celer::onednn

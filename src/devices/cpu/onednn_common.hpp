@@ -1,0 +1,131 @@
+// Shared plumbing of the oneDNN-backed CPU kernels: one engine, one stream per calling thread, memory descriptors of
+// celer tensors (plain or channel-blocked), post-ops mapped onto oneDNN attributes, per-thread scratch buffers, the
+// thread count of a compiled model, and a small thread-safe cache of primitives keyed by input shapes.
+//
+// Life cycle of a oneDNN kernel: the factory checks the node (f32, supported geometry), packs constant weights into
+// the layout the primitive prefers and creates the primitive when the shapes are static. At run time the kernel looks
+// up (or, for new input shapes, creates once) the primitive for the actual shapes and executes it; anything oneDNN
+// refuses for those shapes runs the op's reference kernel instead.
+#pragma once
+
+#include <omp.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include <dnnl.hpp>
+
+#include "ops/op.hpp"
+#include "ops/post_ops.hpp"
+#include "ops/reorder.hpp"
+#include "runtime/device.hpp"
+
+namespace celer::onednn {
+
+using dnnl::memory;
+using Tag = dnnl::memory::format_tag;
+
+dnnl::engine& engine();
+// The calling thread's stream (in-order; execution on a CPU stream is synchronous).
+dnnl::stream& stream();
+
+memory::dims to_dims(const Dims& d);
+// Plain row-major (a, ab, abc, ...) tag of a rank.
+Tag plain_tag(size_t rank);
+// The tag of an activation of `rank` stored in `layout` (plain, or channel-blocked nCx16c / nCx8c).
+Tag activation_tag(size_t rank, Layout layout);
+memory::desc f32_desc(const Dims& dims, Tag tag);
+memory::desc f32_desc(const Dims& dims, Layout layout);
+
+// Post-ops mapped onto a oneDNN attribute: a prefix of the node's post-ops that oneDNN can run (`count` of them; the
+// binary ones read input `inputs[i]` of the node through DNNL_ARG_ATTR_MULTIPLE_POST_OP(slots[i]) | DNNL_ARG_SRC_1),
+// and the rest (`tail`), applied by apply_post_ops() after the primitive.
+struct MappedPostOps {
+  dnnl::post_ops ops;
+  size_t count = 0;
+  std::vector<int> slots;
+  std::vector<size_t> inputs;
+  std::vector<memory::desc> mds;  // of each binary operand
+  PostOps tail;
+};
+// Maps at most `limit` post-ops. `first` are oneDNN post-ops to put before them (e.g. Gemm's sum for C);
+// `input_dims` gives the dims of each input of the node (by index) at the current shapes, `input_layouts` their
+// layouts (binary operands are read in their layout when equal in shape to the output, else they must be plain).
+MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_ops& first, const Dims& out_dims,
+                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts);
+// Number of leading post-ops map_post_ops could map at all (oneDNN may still refuse some for a given primitive).
+size_t mappable_post_ops(const PostOps& ops);
+
+// Per-thread scratch memory (64-byte aligned, grows as needed). Slots are independent buffers.
+enum class Slot { kSrc, kDst, kWeights, kScratchpad, kCount };
+void* scratch(Slot slot, size_t bytes);
+
+// Sets the OpenMP thread count of the calling thread for the lifetime of the object (no-op when n <= 0). oneDNN's
+// OpenMP runtime sizes its parallel regions by omp_get_max_threads() of the calling thread, both when a primitive is
+// created and when it runs, so kernels wrap both in a ThreadScope with the compiled model's num_threads.
+class ThreadScope {
+ public:
+  explicit ThreadScope(int n) : prev_(n > 0 ? omp_get_max_threads() : 0) {
+    if (n > 0 && n != prev_) omp_set_num_threads(n);
+    else prev_ = 0;
+  }
+  ~ThreadScope() {
+    if (prev_ > 0) omp_set_num_threads(prev_);
+  }
+  ThreadScope(const ThreadScope&) = delete;
+  ThreadScope& operator=(const ThreadScope&) = delete;
+
+ private:
+  int prev_;
+};
+
+// Executes a reorder between two memories on the calling thread's stream.
+void reorder(const memory& src, const memory& dst);
+// A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to);
+// `t`'s data as a oneDNN memory (no copy).
+memory wrap(const Tensor& t, const memory::desc& md);
+// A memory of `md` in the calling thread's scratch slot.
+memory temp(const memory::desc& md, Slot slot);
+// Adds the binary post-op operands of `post` (node inputs, read from ctx) to a primitive's arguments.
+void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, std::unordered_map<int, memory>& args);
+
+// Primitives by input shapes: at most kMaxEntries per kernel (cleared when full); a null entry records shapes oneDNN
+// refused (the reference kernel runs them).
+template <typename Entry>
+class ShapeCache {
+ public:
+  static constexpr size_t kMaxEntries = 32;
+  template <typename Make>
+  std::shared_ptr<const Entry> get(const std::vector<int64_t>& key, Make&& make) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = entries_.find(key);
+    if (it != entries_.end()) return it->second;
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    std::shared_ptr<const Entry> e = make();
+    entries_.emplace(key, e);
+    return e;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  mutable std::map<std::vector<int64_t>, std::shared_ptr<const Entry>> entries_;
+};
+
+// Appends the dims of a tensor to a cache key (with a separator).
+void append_key(std::vector<int64_t>& key, const Dims& dims);
+
+// The layout of a value as the CPU layout pass left it (defined in layout_pass.cpp): the `to` of a Reorder, the
+// layout of input 0 of a layout-aware node (Conv, Pool: their output keeps their input's layout), plain otherwise.
+Layout value_layout(const Value* v);
+// The layouts of all inputs of a node.
+std::vector<Layout> input_layouts(const Node& node);
+
+// Whether every dim of the node's input/output type is static.
+bool static_shape(const Value* v);
+
+}  // namespace celer::onednn

@@ -1,0 +1,246 @@
+// oneDNN matmul kernels for MatMul (batched, batch dims broadcast, 1-D operands promoted) and Gemm (transposes, alpha,
+// beta, C broadcast), f32, with fused post-ops. A constant B is reordered once into the layout the primitive prefers.
+// Gemm's C goes in as the primitive's bias when it is a row vector and alpha = beta = 1; otherwise the output is first
+// filled with C and a oneDNN sum post-op (scale beta) adds it: y = post_ops(alpha * A'B' + beta * C).
+#include <algorithm>
+
+#include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/onednn_common.hpp"
+#include "ops/gemm.hpp"
+#include "ops/mat_mul.hpp"
+
+namespace celer {
+namespace {
+
+using namespace onednn;
+
+struct MatMulEntry {
+  dnnl::primitive prim;
+  memory::desc a, b_user, b, c, bias, scratchpad;
+  memory packed;           // constant B in `b` layout
+  bool c_as_bias = false;  // Gemm: C is the primitive's bias; else (when present) it is pre-filled into y
+  MappedPostOps post;
+};
+
+class MatMulKernel final : public Kernel {
+ public:
+  MatMulKernel(const Node& node, const CompileOptions& options, bool gemm)
+      : node_(node), gemm_(gemm), threads_(options.num_threads) {
+    if (gemm) {
+      const auto& op = static_cast<const Gemm&>(*node.op);
+      alpha_ = op.alpha;
+      beta_ = op.beta;
+      trans_a_ = op.trans_a;
+      trans_b_ = op.trans_b;
+      post_ops_ = op.post_ops;
+    } else {
+      post_ops_ = static_cast<const MatMul&>(*node.op).post_ops;
+    }
+    bconst_ = node.inputs[1]->constant;
+  }
+
+  bool prepare() {
+    for (size_t i = 0; i < node_.num_explicit_inputs; ++i)
+      if (node_.inputs[i] && !static_shape(node_.inputs[i])) return true;  // built at run time
+    std::vector<Dims> dims(node_.num_explicit_inputs);
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (node_.inputs[i]) dims[i] = node_.inputs[i]->type.shape.to_dims();
+    static_key_ = key_of(dims);
+    ThreadScope ts(threads_);
+    static_entry_ = make(dims);
+    return static_entry_ != nullptr;
+  }
+
+  const char* name() const override { return gemm_ ? "onednn:gemm" : "onednn:matmul"; }
+
+  void run(KernelContext& ctx) const override {
+    std::vector<Dims> dims(node_.num_explicit_inputs);
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (ctx.has_input(i)) dims[i] = ctx.input(i).dims();
+    const std::vector<int64_t> key = key_of(dims);
+    ThreadScope ts(threads_);
+    std::shared_ptr<const MatMulEntry> e = static_entry_;
+    if (!e || key != static_key_) e = cache_.get(key, [&] { return make(dims); });
+    if (!e) {
+      node_.op->run(ctx);
+      return;
+    }
+    Tensor& y = ctx.output(0);
+    if (y.size() == 0) return;
+    const bool has_c = gemm_ && ctx.has_input(2);
+    if (has_c && !e->c_as_bias) fill_c(ctx.input(2), y);
+    memory b = e->packed;
+    if (!b) {
+      b = wrap(ctx.input(1), e->b_user);
+      if (e->b != e->b_user) {
+        memory t = temp(e->b, Slot::kWeights);
+        reorder(b, t);
+        b = t;
+      }
+    }
+    std::unordered_map<int, memory> args{
+        {DNNL_ARG_SRC, wrap(ctx.input(0), e->a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(y, e->c)}};
+    if (has_c && e->c_as_bias) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), e->bias);
+    args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
+    add_post_op_args(e->post, ctx, args);
+    dnnl::stream& s = stream();
+    e->prim.execute(s, args);
+    s.wait();
+    apply_post_ops(e->post.tail, ctx, y);
+  }
+
+ private:
+  std::vector<int64_t> key_of(const std::vector<Dims>& dims) const {
+    std::vector<int64_t> key;
+    for (size_t i = 0; i < dims.size(); ++i)
+      if (i != 1 || !bconst_) append_key(key, dims[i]);
+    return key;
+  }
+
+  // y[i, j] = C broadcast from [], [N], [1|M, 1|N].
+  static void fill_c(const Tensor& c, Tensor& y) {
+    const int64_t M = y.dim(0), N = y.dim(1);
+    const int64_t cm = c.rank() == 2 ? c.dim(0) : 1, cn = c.rank() >= 1 ? c.dim(c.rank() - 1) : 1;
+    const float* cp = c.data<float>();
+    float* yp = y.data<float>();
+    for (int64_t i = 0; i < M; ++i) {
+      const float* row = cp + (cm == 1 ? 0 : i) * cn;
+      float* out = yp + i * N;
+      if (cn == 1)
+        std::fill(out, out + N, row[0]);
+      else
+        std::copy(row, row + N, out);
+    }
+  }
+
+  std::shared_ptr<const MatMulEntry> make(const std::vector<Dims>& in) const {
+    try {
+      return make_or_throw(in);
+    } catch (const dnnl::error&) {
+      return nullptr;
+    } catch (const Error&) {
+      return nullptr;
+    }
+  }
+
+  std::shared_ptr<const MatMulEntry> make_or_throw(const std::vector<Dims>& in) const {
+    for (const Dims& d : in)
+      for (int64_t v : d)
+        if (v == 0) return nullptr;  // empty operands: the reference kernel
+    auto e = std::make_shared<MatMulEntry>();
+    Dims a = in[0], b = in[1], c;
+    Tag a_tag, b_tag;
+    if (gemm_) {
+      const int64_t M = trans_a_ ? a[1] : a[0], K = trans_a_ ? a[0] : a[1], N = trans_b_ ? b[0] : b[1];
+      a = {M, K};
+      b = {K, N};
+      c = {M, N};
+      a_tag = trans_a_ ? Tag::ba : Tag::ab;
+      b_tag = trans_b_ ? Tag::ba : Tag::ab;
+    } else {
+      if (a.size() == 1) a.insert(a.begin(), 1);
+      if (b.size() == 1) b.push_back(1);
+      const size_t r = std::max(a.size(), b.size());
+      a.insert(a.begin(), r - a.size(), 1);
+      b.insert(b.begin(), r - b.size(), 1);
+      c = a;
+      for (size_t i = 0; i + 2 < r; ++i) {
+        if (a[i] != b[i] && a[i] != 1 && b[i] != 1) return nullptr;
+        c[i] = a[i] == 1 ? b[i] : a[i];
+      }
+      c[r - 1] = b[r - 1];
+      a_tag = b_tag = plain_tag(r);
+    }
+    e->a = f32_desc(a, a_tag);
+    e->b_user = f32_desc(b, b_tag);
+    e->c = f32_desc(c, plain_tag(c.size()));
+    const memory::desc b_any = bconst_ ? memory::desc(to_dims(b), memory::data_type::f32, Tag::any) : e->b_user;
+
+    dnnl::post_ops first;
+    const bool has_c = gemm_ && in.size() > 2 && !in[2].empty();
+    if (has_c) {
+      const Dims& cd = in[2];
+      const bool row = (cd.size() == 1 && cd[0] == c[1]) || (cd.size() == 2 && cd[0] == 1 && cd[1] == c[1]);
+      e->c_as_bias = row && alpha_ == 1.0f && beta_ == 1.0f;
+      if (e->c_as_bias) e->bias = f32_desc({1, c[1]}, Tag::ab);
+      else first.append_sum(beta_);
+    }
+    // Binary post-op operands broadcast onto the output; with a 1-D operand the output is squeezed and no longer has
+    // the primitive's rank, so only unary post-ops are fused then.
+    const bool squeezed = !gemm_ && (in[0].size() == 1 || in[1].size() == 1);
+    const std::vector<Dims> operand_dims = squeezed ? std::vector<Dims>{} : in;
+    const size_t can_map = mappable_post_ops(post_ops_);
+    const std::vector<Layout> plain(in.size(), Layout::kPlain);
+    for (size_t limit = can_map + 1; limit-- > 0;) {
+      MappedPostOps post = map_post_ops(post_ops_, limit, first, c, operand_dims, plain);
+      if (post.count < limit) continue;
+      dnnl::primitive_attr attr;
+      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+      if (alpha_ != 1.0f) attr.set_output_scales(0, {alpha_});
+      attr.set_post_ops(post.ops);
+      try {
+        dnnl::matmul::desc d(e->a, b_any, e->c_as_bias ? e->bias : memory::desc(), e->c);
+        dnnl::matmul::primitive_desc pd(d, attr, engine());
+        e->b = pd.weights_desc();
+        e->scratchpad = pd.scratchpad_desc();
+        e->prim = dnnl::matmul(pd);
+      } catch (const dnnl::error&) {
+        if (limit == 0) throw;
+        continue;
+      }
+      e->post = std::move(post);
+      if (bconst_) e->packed = pack(*bconst_, e->b_user, e->b);
+      return e;
+    }
+    return nullptr;
+  }
+
+  const Node& node_;
+  bool gemm_;
+  int threads_;
+  float alpha_ = 1.0f, beta_ = 1.0f;
+  bool trans_a_ = false, trans_b_ = false;
+  PostOps post_ops_;
+  std::shared_ptr<const Tensor> bconst_;
+  std::vector<int64_t> static_key_;
+  std::shared_ptr<const MatMulEntry> static_entry_;
+  ShapeCache<MatMulEntry> cache_;
+};
+
+bool matmul_supported(const Node& node) {
+  if (node.num_explicit_inputs < 2 || !node.inputs[0] || !node.inputs[1]) return false;
+  for (size_t i = 0; i < node.num_explicit_inputs; ++i)
+    if (node.inputs[i] && (node.inputs[i]->type.elem != ElementType::kF32 || !node.inputs[i]->type.is_tensor()))
+      return false;
+  const PartialShape& a = node.inputs[0]->type.shape;
+  const PartialShape& b = node.inputs[1]->type.shape;
+  if (!a.rank_known() || !b.rank_known() || a.rank() > 6 || b.rank() > 6) return false;
+  for (size_t i = 0; i < node.num_explicit_inputs; ++i) {
+    if (!node.inputs[i]) continue;
+    const PartialShape& s = node.inputs[i]->type.shape;
+    // Empty matrices and zero-sized operands run the reference kernel.
+    if (s.rank_known())
+      for (int64_t d = 0; d < s.rank(); ++d)
+        if (s[size_t(d)].is_static() && s[size_t(d)].value() == 0) return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Kernel> make_matmul_kernel(const Node& node, const CompileOptions& options, bool gemm) {
+  if (!matmul_supported(node)) return nullptr;
+  auto k = std::make_unique<MatMulKernel>(node, options, gemm);
+  if (!k->prepare()) return nullptr;
+  return k;
+}
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_onednn_matmul(const Node& node, const CompileOptions& options) {
+  return make_matmul_kernel(node, options, false);
+}
+
+std::unique_ptr<Kernel> make_onednn_gemm(const Node& node, const CompileOptions& options) {
+  return make_matmul_kernel(node, options, true);
+}
+
+}  // namespace celer

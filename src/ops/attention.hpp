@@ -1,0 +1,25 @@
+// Attention: the scaled dot-product attention block softmax(scale(Q x Kt) + mask) x V as one op. Made by a graph pass
+// from its decomposed form (MatMul, Mul or Div by a scalar, Add of a mask, Softmax, MatMul); it has no ONNX mapping.
+// Inputs: Q [..., M, K], Kt [..., K, N] (K already transposed), V [..., N, D], optional mask broadcast onto the scores
+// [..., M, N]; batch dims broadcast like MatMul. Output [..., M, D].
+#pragma once
+
+#include "ops/op.hpp"
+
+namespace celer {
+
+class Attention final : public OpBase<Attention, OpKind::kAttention> {
+ public:
+  // Where the scale applies and how: the decomposed graphs scale either Q (before Q x Kt) or the scores, by a
+  // multiplication or a division (kept as written so the fused op rounds like the pattern it replaces).
+  enum class Scale : uint8_t { kNone, kMulScores, kDivScores, kMulQ, kDivQ };
+  Scale scale_mode = Scale::kNone;
+  float scale = 1.0f;
+
+  const char* type_name() const override { return "Attention"; }
+  void infer(InferContext& ctx) const override;
+  void run(KernelContext& ctx) const override;
+  double flops(const Node& node) const override;
+};
+
+}  // namespace celer

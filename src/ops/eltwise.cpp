@@ -1,0 +1,105 @@
+#include "ops/eltwise.hpp"
+
+#include <cmath>
+
+#include "core/dispatch.hpp"
+#include "ops/registry.hpp"
+#include "ops/util.hpp"
+
+namespace celer {
+
+bool eltwise_supports(BinaryFn fn) {
+  switch (fn) {
+    case BinaryFn::kAdd:
+    case BinaryFn::kSub:
+    case BinaryFn::kMul:
+    case BinaryFn::kDiv:
+    case BinaryFn::kMax:
+    case BinaryFn::kMin:
+      return true;
+    default:
+      return false;
+  }
+}
+
+void Eltwise::infer(InferContext& ctx) const {
+  const ElementType e = ctx.input_elem(0);
+  CELER_CHECK(is_float(e), kInvalidModel, "input 0 has element type ", element_type_name(e),
+              "; Eltwise needs a float type");
+  const PartialShape& x = ctx.input_shape(0);
+  for (const EltwiseStep& s : steps) {
+    if (s.unary) continue;
+    CELER_CHECK(eltwise_supports(s.bfn), kInvalidModel, "step ", binary_fn_name(s.bfn), " is not supported");
+    CELER_CHECK(ctx.has_input(s.input), kInvalidModel, "step operand input ", s.input, " is missing");
+    CELER_CHECK(ctx.input_elem(s.input) == e, kInvalidModel, "step operand input ", s.input, " has element type ",
+                element_type_name(ctx.input_elem(s.input)), ", input 0 ", element_type_name(e));
+    PartialShape b = broadcast_shapes(x, ctx.input_shape(s.input));
+    CELER_CHECK(!b.rank_known() || !x.rank_known() || b.rank() == x.rank(), kShapeMismatch, "step operand input ",
+                s.input, " of shape ", ctx.input_shape(s.input).to_string(), " would grow input 0 of shape ",
+                x.to_string());
+  }
+  ctx.set_output(0, e, x);
+}
+
+void Eltwise::run(KernelContext& ctx) const {
+  const Tensor& x = ctx.input(0);
+  Tensor& y = ctx.output(0);
+  std::vector<Dims> operand_dims;
+  std::vector<size_t> slot(ctx.num_inputs(), 0);  // input index -> position in operand_dims
+  std::vector<const Tensor*> operands;
+  for (const EltwiseStep& s : steps) {
+    if (s.unary) continue;
+    const Tensor& t = ctx.input(s.input);
+    CELER_CHECK(t.type() == x.type(), kInvalidArgument, "step operand input ", s.input, " has element type ",
+                element_type_name(t.type()));
+    CELER_CHECK(broadcast_dims(x.dims(), t.dims()) == x.dims(), kShapeMismatch, "step operand input ", s.input,
+                " of shape ", dims_to_string(t.dims()), " does not broadcast to ", dims_to_string(x.dims()));
+    slot[s.input] = operands.size();
+    operands.push_back(&t);
+    operand_dims.push_back(t.dims());
+  }
+  std::vector<Unary> unaries;
+  for (const EltwiseStep& s : steps) unaries.emplace_back(s.ufn, s.alpha, s.beta, s.gamma);
+  if (y.size() == 0) return;
+  dispatch_float(x.type(), [&]<typename T>() {
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    std::vector<const T*> ops;
+    for (const Tensor* t : operands) ops.push_back(t->data<T>());
+    for_each_broadcast(x.dims(), operand_dims, [&](int64_t i, const int64_t* off) {
+      float v = float(px[i]);
+      for (size_t k = 0; k < steps.size(); ++k) {
+        const EltwiseStep& s = steps[k];
+        if (s.unary) {
+          v = float(T(unary_eval(unaries[k], v)));
+          continue;
+        }
+        const size_t j = slot[s.input];
+        float o = float(ops[j][off[j]]);
+        float a = s.operand_first ? o : v, b = s.operand_first ? v : o;
+        float r = 0;
+        switch (s.bfn) {
+          case BinaryFn::kAdd: r = a + b; break;
+          case BinaryFn::kSub: r = a - b; break;
+          case BinaryFn::kMul: r = a * b; break;
+          case BinaryFn::kDiv: r = a / b; break;
+          case BinaryFn::kMax: r = std::isnan(a) ? a : (std::isnan(b) ? b : std::max(a, b)); break;
+          case BinaryFn::kMin: r = std::isnan(a) ? a : (std::isnan(b) ? b : std::min(a, b)); break;
+          default: CELER_THROW(kInternal, "Eltwise step ", binary_fn_name(s.bfn));
+        }
+        v = float(T(r));
+      }
+      py[i] = T(v);
+    });
+  });
+}
+
+double Eltwise::flops(const Node& node) const {
+  const auto& s = node.outputs[0]->type.shape;
+  return s.is_static() ? double(element_count(s.to_dims())) * double(steps.size()) : 0.0;
+}
+
+// Made by graph passes only: no ONNX mapping.
+void register_op_Eltwise(OpRegistry&) {}
+
+}  // namespace celer

@@ -1,0 +1,37 @@
+// Eltwise: a chain of elementwise steps on input 0 (unary functions, and Add/Sub/Mul/Div/Max/Min with another input
+// broadcast onto it) computed in one pass over memory. Made by a graph pass from chains of Unary and Binary nodes; it
+// has no ONNX mapping. The output has input 0's shape and type; each step rounds to the element type like the separate
+// nodes did.
+#pragma once
+
+#include <vector>
+
+#include "ops/binary.hpp"
+#include "ops/op.hpp"
+#include "ops/unary.hpp"
+
+namespace celer {
+
+struct EltwiseStep {
+  bool unary = true;
+  UnaryFn ufn = UnaryFn::kRelu;  // unary steps
+  float alpha = 0, beta = 0, gamma = 0;
+  BinaryFn bfn = BinaryFn::kAdd;  // binary steps: y = y op in[input], or in[input] op y when operand_first
+  size_t input = 0;
+  bool operand_first = false;
+};
+
+class Eltwise final : public OpBase<Eltwise, OpKind::kEltwise> {
+ public:
+  std::vector<EltwiseStep> steps;
+
+  const char* type_name() const override { return "Eltwise"; }
+  void infer(InferContext& ctx) const override;
+  void run(KernelContext& ctx) const override;
+  double flops(const Node& node) const override;
+};
+
+// Whether Eltwise computes this binary function (Add, Sub, Mul, Div, Max, Min).
+bool eltwise_supports(BinaryFn fn);
+
+}  // namespace celer

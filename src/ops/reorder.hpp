@@ -1,0 +1,32 @@
+// Reorder: a CPU-internal op (no ONNX mapping) that converts an activation between the plain row-major layout and a
+// channel-blocked layout (nCx16c / nCx8c: channels split into blocks of 16 or 8 that are stored innermost). The logical
+// shape never changes; blocked layouts are only used when the channel count is a multiple of the block, so a blocked
+// tensor has exactly the size of the plain one. The CPU layout pass inserts Reorders at the boundaries of chains of
+// layout-aware (oneDNN) nodes; every other kernel only ever sees plain tensors.
+#pragma once
+
+#include <cstdint>
+
+#include "ops/op.hpp"
+
+namespace celer {
+
+enum class Layout : uint8_t { kPlain, kBlocked8, kBlocked16 };
+
+// Channels per block of a layout (1 for plain) and its name ("plain", "nCx8c", "nCx16c").
+int64_t layout_block(Layout l);
+const char* layout_name(Layout l);
+
+class Reorder final : public OpBase<Reorder, OpKind::kReorder> {
+ public:
+  Reorder() = default;
+  Reorder(Layout f, Layout t) : from(f), to(t) {}
+  Layout from = Layout::kPlain;
+  Layout to = Layout::kPlain;
+
+  const char* type_name() const override { return "Reorder"; }
+  void infer(InferContext& ctx) const override;
+  void run(KernelContext& ctx) const override;
+};
+
+}  // namespace celer

@@ -1,0 +1,580 @@
+// The CPU device's own kernels (src/devices/cpu/{simd,eltwise,softmax,norm,reduce}_*): every ISA variant of the
+// primitives against a double-precision oracle with guard bytes around the output, then each fast kernel against the
+// reference kernel through one-node models on odd shapes, broadcast patterns and non-last axes.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <random>
+
+#include "devices/cpu/simd.hpp"
+#include "onnx_builder.hpp"
+
+using namespace celer;
+using celer::test::OnnxBuilder;
+
+namespace {
+
+constexpr int kFloat = onnx::TensorProto::FLOAT;
+const int64_t kSizes[] = {0, 1, 7, 15, 16, 17, 33, 1000, 1031};
+
+std::vector<float> random_values(int64_t n, uint32_t seed, float lo = -6, float hi = 6) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(lo, hi);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (auto& x : v) x = u(rng);
+  return v;
+}
+
+Tensor random_tensor(const Dims& d, uint32_t seed, float lo = -6, float hi = 6) {
+  return Tensor::from_vector<float>(random_values(element_count(d), seed, lo, hi), d);
+}
+
+bool close(double want, double got, double rtol, double atol) {
+  if (std::isnan(want)) return std::isnan(got);
+  if (std::isinf(want)) return got == want;
+  return std::fabs(want - got) <= atol + rtol * std::fabs(want);
+}
+
+// A buffer of n floats with guard floats on both sides holding a marker that no kernel produces.
+class Guarded {
+ public:
+  explicit Guarded(int64_t n) : n_(n), buf_(static_cast<size_t>(n + 2 * kGuard)) {
+    for (auto& g : buf_) std::memcpy(&g, &kMarker, 4);
+  }
+  float* data() { return buf_.data() + kGuard; }
+  bool guards_intact() const {
+    for (int64_t i = 0; i < kGuard; ++i) {
+      uint32_t lo, hi;
+      std::memcpy(&lo, &buf_[size_t(i)], 4);
+      std::memcpy(&hi, &buf_[size_t(n_ + kGuard + i)], 4);
+      if (lo != kMarker || hi != kMarker) return false;
+    }
+    return true;
+  }
+
+ private:
+  static constexpr int64_t kGuard = 32;
+  static constexpr uint32_t kMarker = 0x7fa5a5a5;  // a signalling NaN payload
+  int64_t n_;
+  std::vector<float> buf_;
+};
+
+std::vector<const cpu::SimdKernels*> variants() {
+  std::vector<const cpu::SimdKernels*> v;
+  for (cpu::Isa isa : {cpu::Isa::kScalar, cpu::Isa::kAvx2, cpu::Isa::kAvx512})
+    if (auto* k = cpu::simd_for(isa)) v.push_back(k);
+  return v;
+}
+
+struct UnaryCase {
+  const char* op;
+  UnaryFn fn;
+  float alpha, beta;
+  std::function<double(double)> oracle;
+};
+
+std::vector<UnaryCase> unary_cases() {
+  auto clamp01 = [](double v) { return v < 0 ? 0.0 : (1 < v ? 1.0 : v); };  // NaN stays, as std::clamp
+  return {
+      {"Abs", UnaryFn::kAbs, 0, 0, [](double x) { return std::fabs(x); }},
+      {"Ceil", UnaryFn::kCeil, 0, 0, [](double x) { return std::ceil(x); }},
+      {"Erf", UnaryFn::kErf, 0, 0, [](double x) { return std::erf(x); }},
+      {"Exp", UnaryFn::kExp, 0, 0, [](double x) { return std::exp(x); }},
+      {"Floor", UnaryFn::kFloor, 0, 0, [](double x) { return std::floor(x); }},
+      {"HardSigmoid", UnaryFn::kHardSigmoid, 0.2f, 0.5f, [=](double x) { return clamp01(double(0.2f) * x + 0.5); }},
+      {"HardSwish", UnaryFn::kHardSwish, 1 / 6.0f, 0.5f,
+       [=](double x) { return x * clamp01(double(1 / 6.0f) * x + 0.5); }},
+      {"LeakyRelu", UnaryFn::kLeakyRelu, 0.1f, 0, [](double x) { return x < 0 ? double(0.1f) * x : x; }},
+      {"Neg", UnaryFn::kNeg, 0, 0, [](double x) { return -x; }},
+      {"Reciprocal", UnaryFn::kReciprocal, 0, 0, [](double x) { return 1 / x; }},
+      {"Relu", UnaryFn::kRelu, 0, 0, [](double x) { return x < 0 ? 0 : x; }},
+      {"Round", UnaryFn::kRound, 0, 0, [](double x) { return std::nearbyint(x); }},
+      {"Sigmoid", UnaryFn::kSigmoid, 0, 0, [](double x) { return 1 / (1 + std::exp(-x)); }},
+      {"Sign", UnaryFn::kSign, 0, 0, [](double x) { return x > 0 ? 1.0 : (x < 0 ? -1.0 : x); }},
+      {"Softsign", UnaryFn::kSoftsign, 0, 0, [](double x) { return x / (1 + std::fabs(x)); }},
+      {"Sqrt", UnaryFn::kSqrt, 0, 0, [](double x) { return std::sqrt(x); }},
+      {"Tanh", UnaryFn::kTanh, 0, 0, [](double x) { return std::tanh(x); }},
+      {"ThresholdedRelu", UnaryFn::kThresholdedRelu, 1.0f, 0, [](double x) { return x > 1.0 ? x : 0.0; }},
+  };
+}
+
+// Inputs for unary functions: random values, the edges of the approximations' ranges and special values.
+std::vector<float> unary_inputs(int64_t n, uint32_t seed) {
+  std::vector<float> v = random_values(n, seed);
+  const float specials[] = {0.0f,  -0.0f, 1e-6f,  -1e-6f, 0.55f,  -0.55f, 1.0f,    -1.0f,     3.92f,    -3.92f,
+                            88.0f, 88.9f, -87.5f, -104.f, 2.5f,   -2.5f,  0.5f,    INFINITY,  -INFINITY, NAN,
+                            20.0f, -20.f, 9.0f,   1e-30f, -1e-30f, 100.f, -100.0f, 1.5f,      -0.5f,    4.0f};
+  for (size_t i = 0; i < v.size() && i < std::size(specials); ++i) v[i * 7 % v.size()] = specials[i];
+  return v;
+}
+
+}  // namespace
+
+// ---- Primitives, every ISA variant, guard bytes ----
+
+TEST(CpuKernelsSimd, UnaryMatchesOracleOnEveryVariant) {
+  for (const auto* k : variants()) {
+    for (const UnaryCase& uc : unary_cases()) {
+      ASSERT_TRUE(cpu::simd_supports(uc.fn)) << uc.op;
+      for (int64_t n : kSizes) {
+        std::vector<float> x = unary_inputs(n, uint32_t(n) + 1);
+        Guarded y(n);
+        k->unary(uc.fn, uc.alpha, uc.beta, x.data(), y.data(), n);
+        ASSERT_TRUE(y.guards_intact()) << uc.op << " " << cpu::isa_name(k->isa) << " n=" << n;
+        for (int64_t i = 0; i < n; ++i) {
+          const double want = double(float(uc.oracle(double(x[size_t(i)]))));
+          ASSERT_TRUE(close(want, y.data()[i], 1e-6, 1e-37))
+              << uc.op << " " << cpu::isa_name(k->isa) << " x=" << x[size_t(i)] << " want " << want << " got "
+              << y.data()[i];
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernelsSimd, BinaryStrideModesOnEveryVariant) {
+  const BinaryFn fns[] = {BinaryFn::kAdd, BinaryFn::kSub, BinaryFn::kMul, BinaryFn::kDiv,
+                          BinaryFn::kMax, BinaryFn::kMin, BinaryFn::kPRelu, BinaryFn::kPow};
+  for (const auto* k : variants()) {
+    for (BinaryFn fn : fns) {
+      for (int64_t n : kSizes) {
+        std::vector<float> a = random_values(n + 1, 3), b = random_values(n + 1, 4, 0.5f, 3);
+        if (n > 3) a[3] = NAN;
+        for (int mode = 0; mode < 4; ++mode) {
+          const int64_t sa = mode & 1 ? 0 : 1, sb = mode & 2 ? 0 : 1;
+          if (fn == BinaryFn::kPow && sb == 0) b[0] = n % 2 ? 2.0f : 0.5f;
+          Guarded y(n);
+          k->binary(fn, a.data(), sa, b.data(), sb, y.data(), n);
+          ASSERT_TRUE(y.guards_intact()) << binary_fn_name(fn) << " " << cpu::isa_name(k->isa);
+          for (int64_t i = 0; i < n; ++i) {
+            const float p = a[size_t(i * sa)], q = b[size_t(i * sb)];
+            float want = 0;
+            switch (fn) {
+              case BinaryFn::kAdd: want = p + q; break;
+              case BinaryFn::kSub: want = p - q; break;
+              case BinaryFn::kMul: want = p * q; break;
+              case BinaryFn::kDiv: want = p / q; break;
+              case BinaryFn::kMax: want = std::isnan(p) ? p : std::max(p, q); break;
+              case BinaryFn::kMin: want = std::isnan(p) ? p : std::min(p, q); break;
+              case BinaryFn::kPRelu: want = p < 0 ? q * p : p; break;
+              default: want = std::pow(p, q); break;
+            }
+            ASSERT_TRUE(close(want, y.data()[i], 1e-6, 0)) << binary_fn_name(fn) << " mode " << mode << " "
+                                                            << cpu::isa_name(k->isa) << " " << want << " vs "
+                                                            << y.data()[i];
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernelsSimd, SoftmaxRowsAndColumnsOnEveryVariant) {
+  for (const auto* k : variants()) {
+    for (SoftmaxMode mode : {SoftmaxMode::kSoftmax, SoftmaxMode::kLogSoftmax}) {
+      for (int64_t n : kSizes) {
+        if (n == 0) continue;
+        for (int64_t cols : {int64_t(1), int64_t(5), int64_t(16), int64_t(19)}) {
+          const int64_t ld = cols + 3;
+          std::vector<float> x = random_values(n * ld, 7, -20, 20);
+          Guarded rows(3 * n), colsy(n * ld);
+          std::vector<float> xr = random_values(3 * n, 8, -20, 20);
+          k->softmax_rows(mode, xr.data(), rows.data(), 3, n);
+          k->softmax_cols(mode, x.data(), colsy.data(), n, cols, ld);
+          ASSERT_TRUE(rows.guards_intact() && colsy.guards_intact());
+          auto check = [&](const float* in, const float* out, int64_t stride, const char* what) {
+            double mx = -INFINITY, sum = 0;
+            for (int64_t i = 0; i < n; ++i) mx = std::max(mx, double(in[i * stride]));
+            for (int64_t i = 0; i < n; ++i) sum += std::exp(double(in[i * stride]) - mx);
+            for (int64_t i = 0; i < n; ++i) {
+              const double v = double(in[i * stride]) - mx;
+              const double want = mode == SoftmaxMode::kSoftmax ? std::exp(v) / sum : v - std::log(sum);
+              ASSERT_TRUE(close(want, out[i * stride], 1e-5, 1e-30))
+                  << what << " " << cpu::isa_name(k->isa) << " n=" << n << " " << want << " vs " << out[i * stride];
+            }
+          };
+          for (int64_t r = 0; r < 3; ++r) check(xr.data() + r * n, rows.data() + r * n, 1, "rows");
+          for (int64_t j = 0; j < cols; ++j) check(x.data() + j, colsy.data() + j, ld, "cols");
+          for (int64_t r = 0; r < n; ++r)  // the columns past `cols` are not written
+            for (int64_t j = cols; j < ld; ++j) {
+              uint32_t bits;
+              std::memcpy(&bits, colsy.data() + r * ld + j, 4);
+              ASSERT_EQ(bits, 0x7fa5a5a5u);
+            }
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernelsSimd, LayerNormAndReduceOnEveryVariant) {
+  for (const auto* k : variants()) {
+    for (int64_t n : kSizes) {
+      if (n == 0) continue;
+      const int64_t rows = 3;
+      std::vector<float> x = random_values(rows * n, 11, -3, 5), scale = random_values(n, 12),
+                         bias = random_values(n, 13);
+      Guarded y(rows * n), mean(rows), inv(rows);
+      k->layernorm_rows(x.data(), scale.data(), bias.data(), y.data(), rows, n, 1e-5f, mean.data(), inv.data());
+      ASSERT_TRUE(y.guards_intact() && mean.guards_intact() && inv.guards_intact());
+      for (int64_t r = 0; r < rows; ++r) {
+        double m = 0, v = 0;
+        for (int64_t i = 0; i < n; ++i) m += x[size_t(r * n + i)];
+        m /= double(n);
+        for (int64_t i = 0; i < n; ++i) v += (x[size_t(r * n + i)] - m) * (x[size_t(r * n + i)] - m);
+        const double iv = 1 / std::sqrt(v / double(n) + 1e-5);
+        ASSERT_TRUE(close(m, mean.data()[r], 1e-5, 1e-6));
+        ASSERT_TRUE(close(iv, inv.data()[r], 1e-5, 0));
+        for (int64_t i = 0; i < n; ++i) {
+          const double want = (x[size_t(r * n + i)] - m) * iv * scale[size_t(i)] + bias[size_t(i)];
+          ASSERT_TRUE(close(want, y.data()[r * n + i], 1e-5, 1e-5)) << cpu::isa_name(k->isa) << " n=" << n;
+        }
+      }
+      const ReduceFn fns[] = {ReduceFn::kSum,       ReduceFn::kMean, ReduceFn::kMax, ReduceFn::kMin,
+                              ReduceFn::kSumSquare, ReduceFn::kL1,   ReduceFn::kL2};
+      for (ReduceFn fn : fns) {
+        auto oracle = [&](const float* p, int64_t stride) {
+          double acc = fn == ReduceFn::kMax ? -INFINITY : (fn == ReduceFn::kMin ? INFINITY : 0);
+          for (int64_t i = 0; i < n; ++i) {
+            const double v = p[i * stride];
+            if (fn == ReduceFn::kMax) acc = std::max(acc, v);
+            else if (fn == ReduceFn::kMin) acc = std::min(acc, v);
+            else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2) acc += v * v;
+            else if (fn == ReduceFn::kL1) acc += std::fabs(v);
+            else acc += v;
+          }
+          if (fn == ReduceFn::kMean) acc /= double(n);
+          if (fn == ReduceFn::kL2) acc = std::sqrt(acc);
+          return acc;
+        };
+        Guarded yr(rows), yc(n > 17 ? 17 : n);
+        const int64_t cols = n > 17 ? 17 : n;  // columns of the [rows, n] block read as [rows, cols] with ld = n
+        k->reduce_rows(fn, x.data(), yr.data(), rows, n);
+        k->reduce_cols(fn, x.data(), yc.data(), rows, cols, n);
+        ASSERT_TRUE(yr.guards_intact() && yc.guards_intact()) << reduce_fn_name(fn);
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_TRUE(close(oracle(x.data() + r * n, 1), yr.data()[r], 1e-5, 1e-4))
+              << reduce_fn_name(fn) << " " << cpu::isa_name(k->isa) << " n=" << n;
+        const int64_t saved_n = n;
+        for (int64_t j = 0; j < cols; ++j) {
+          // oracle over the column: `rows` values at stride n
+          double acc = 0;
+          {
+            const int64_t nn = rows;
+            double a = fn == ReduceFn::kMax ? -INFINITY : (fn == ReduceFn::kMin ? INFINITY : 0);
+            for (int64_t i = 0; i < nn; ++i) {
+              const double v = x[size_t(i * saved_n + j)];
+              if (fn == ReduceFn::kMax) a = std::max(a, v);
+              else if (fn == ReduceFn::kMin) a = std::min(a, v);
+              else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2) a += v * v;
+              else if (fn == ReduceFn::kL1) a += std::fabs(v);
+              else a += v;
+            }
+            if (fn == ReduceFn::kMean) a /= double(nn);
+            if (fn == ReduceFn::kL2) a = std::sqrt(a);
+            acc = a;
+          }
+          ASSERT_TRUE(close(acc, yc.data()[j], 1e-5, 1e-5)) << reduce_fn_name(fn) << " cols";
+        }
+      }
+    }
+  }
+}
+
+TEST(CpuKernelsSimd, StartupChoiceIsTheBestVariant) {
+  const cpu::Isa best = cpu::simd_for(cpu::Isa::kAvx512) ? cpu::Isa::kAvx512
+                        : cpu::simd_for(cpu::Isa::kAvx2) ? cpu::Isa::kAvx2
+                                                          : cpu::Isa::kScalar;
+  if (!std::getenv("CELER_CPU_ISA")) EXPECT_EQ(cpu::simd().isa, best);
+  EXPECT_NE(cpu::simd_for(cpu::Isa::kScalar), nullptr);
+}
+
+// ---- Fast kernels against the reference kernels, through one-node models ----
+
+namespace {
+
+void expect_same(const std::vector<Tensor>& ref, const std::vector<Tensor>& cpu, const std::string& what,
+                 double rtol = 1e-5, double atol = 1e-6) {
+  ASSERT_EQ(ref.size(), cpu.size()) << what;
+  for (size_t o = 0; o < ref.size(); ++o) {
+    ASSERT_EQ(ref[o].dims(), cpu[o].dims()) << what << " output " << o;
+    ASSERT_EQ(ref[o].type(), cpu[o].type()) << what << " output " << o;
+    const float* r = ref[o].data<float>();
+    const float* c = cpu[o].data<float>();
+    for (int64_t i = 0; i < ref[o].size(); ++i)
+      ASSERT_TRUE(close(r[i], c[i], rtol, atol))
+          << what << " output " << o << " element " << i << ": REF " << r[i] << " CPU " << c[i];
+  }
+}
+
+void compare_devices(const OnnxBuilder& b, const std::vector<Tensor>& inputs, const std::string& what,
+                     double rtol = 1e-5, double atol = 1e-6) {
+  expect_same(b.run("REF", inputs), b.run("CPU", inputs), what, rtol, atol);
+}
+
+std::string shape_str(const Dims& d) { return dims_to_string(d); }
+
+}  // namespace
+
+TEST(CpuKernels, UnaryMatchesReference) {
+  const std::vector<Dims> shapes = {{1}, {7}, {15}, {16}, {17}, {33}, {3, 5, 67}, {2, 300, 129}};
+  for (const UnaryCase& uc : unary_cases()) {
+    for (const Dims& d : shapes) {
+      OnnxBuilder b(14);
+      b.input("x", kFloat, d);
+      auto& n = b.node(uc.op, {"x"}, {"y"});
+      if (uc.fn == UnaryFn::kHardSigmoid || uc.fn == UnaryFn::kLeakyRelu || uc.fn == UnaryFn::kThresholdedRelu)
+        OnnxBuilder::attr(n, "alpha", uc.alpha);
+      if (uc.fn == UnaryFn::kHardSigmoid) OnnxBuilder::attr(n, "beta", uc.beta);
+      b.output("y");
+      Tensor x = Tensor::from_vector<float>(unary_inputs(element_count(d), 5), d);
+      compare_devices(b, {x}, std::string(uc.op) + " " + shape_str(d), 1e-5, 1e-37);
+    }
+  }
+}
+
+TEST(CpuKernels, BinaryBroadcastPatternsMatchReference) {
+  const std::vector<std::pair<Dims, Dims>> pairs = {
+      {{7}, {7}},           {{17}, {1}},           {{1}, {17}},        {{}, {33}},
+      {{3, 17}, {17}},      {{3, 17}, {3, 1}},     {{2, 3, 5, 7}, {3, 1, 1}}, {{2, 1, 5}, {4, 1}},
+      {{2, 3, 4, 5}, {2, 1, 4, 1}}, {{1, 64, 30, 40}, {1, 64, 1, 1}}, {{300, 257}, {300, 257}},
+      {{5, 1, 1}, {1, 3, 1}}, {{0, 3}, {3}}, {{2, 2, 2, 2, 2, 2, 2, 2, 3}, {2, 1, 2, 1, 2, 1, 2, 1, 3}},
+  };
+  for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
+    for (const auto& [da, db] : pairs) {
+      OnnxBuilder b(13);
+      b.input("a", kFloat, da);
+      b.input("b", kFloat, db);
+      b.node(op, {"a", "b"}, {"y"});
+      b.output("y");
+      compare_devices(b, {random_tensor(da, 1), random_tensor(db, 2, 0.5f, 4)},
+                      std::string(op) + " " + shape_str(da) + " " + shape_str(db), 0, 0);
+    }
+  }
+}
+
+TEST(CpuKernels, PReluAndPowMatchReference) {
+  for (const Dims& slope : {Dims{1}, Dims{3, 1, 1}, Dims{5}}) {
+    OnnxBuilder b(16);
+    b.input("x", kFloat, {2, 3, 4, 5});
+    b.input("s", kFloat, slope);
+    b.node("PRelu", {"x", "s"}, {"y"});
+    b.output("y");
+    compare_devices(b, {random_tensor({2, 3, 4, 5}, 1), random_tensor(slope, 2)}, "PRelu", 0, 0);
+  }
+  for (float e : {2.0f, 0.5f, 1.0f, 3.0f}) {
+    OnnxBuilder b(15);
+    b.input("x", kFloat, {3, 37});
+    b.initializer("e", {e}, {});
+    b.node("Pow", {"x", "e"}, {"y"});
+    b.output("y");
+    compare_devices(b, {random_tensor({3, 37}, 1, 0, 5)}, "Pow " + std::to_string(e), 1e-6, 0);
+  }
+  OnnxBuilder b(15);
+  b.input("x", kFloat, {3, 37});
+  b.input("e", kFloat, {37});
+  b.node("Pow", {"x", "e"}, {"y"});
+  b.output("y");
+  compare_devices(b, {random_tensor({3, 37}, 1, 0, 5), random_tensor({37}, 2, -2, 2)}, "Pow tensor", 0, 0);
+}
+
+TEST(CpuKernels, ClipMatchesReference) {
+  for (int bounds = 1; bounds < 4; ++bounds) {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {5, 41});
+    b.initializer("lo", {-1.5f}, {});
+    b.initializer("hi", {2.25f}, {});
+    b.node("Clip", {"x", bounds & 1 ? "lo" : "", bounds & 2 ? "hi" : ""}, {"y"});
+    b.output("y");
+    compare_devices(b, {random_tensor({5, 41}, 1)}, "Clip " + std::to_string(bounds), 0, 0);
+  }
+}
+
+TEST(CpuKernels, SoftmaxAnyAxisMatchesReference) {
+  const std::vector<std::pair<Dims, int64_t>> cases = {{{1}, -1},        {{7}, 0},          {{3, 17}, -1},
+                                                       {{3, 17}, 0},      {{2, 5, 33}, 1},   {{2, 5, 33}, 0},
+                                                       {{4, 16, 1000}, -1}, {{2, 1000, 40}, 1}, {{1, 200, 700}, 1},
+                                                       {{2, 0, 3}, 1}};
+  for (const char* op : {"Softmax", "LogSoftmax"}) {
+    for (const auto& [d, axis] : cases) {
+      OnnxBuilder b(13);
+      b.input("x", kFloat, d);
+      OnnxBuilder::attr(b.node(op, {"x"}, {"y"}), "axis", axis);
+      b.output("y");
+      compare_devices(b, {random_tensor(d, 3, -10, 10)}, std::string(op) + " " + shape_str(d), 1e-5, 1e-7);
+    }
+    OnnxBuilder b(11);  // opset 11: coerced to 2-D at axis 1
+    b.input("x", kFloat, {2, 3, 5});
+    b.node(op, {"x"}, {"y"});
+    b.output("y");
+    compare_devices(b, {random_tensor({2, 3, 5}, 3)}, std::string(op) + " opset 11", 1e-5, 1e-7);
+  }
+}
+
+TEST(CpuKernels, LayerNormMatchesReference) {
+  struct Case {
+    Dims x;
+    int64_t axis;
+    Dims scale;
+    bool bias, stats;
+  };
+  const Case cases[] = {{{1, 7}, -1, {7}, true, false},        {{3, 17}, -1, {17}, false, false},
+                        {{2, 5, 33}, -1, {33}, true, true},     {{2, 5, 33}, 1, {5, 33}, true, true},
+                        {{128, 768}, -1, {768}, true, false},   {{4, 9}, -1, {1}, true, false},
+                        {{2, 3, 4}, 1, {4}, true, false}};
+  for (const Case& c : cases) {
+    OnnxBuilder b(17);
+    b.input("x", kFloat, c.x);
+    b.input("s", kFloat, c.scale);
+    std::vector<std::string> ins = {"x", "s"};
+    if (c.bias) {
+      b.input("b", kFloat, c.scale);
+      ins.push_back("b");
+    }
+    std::vector<std::string> outs = {"y"};
+    if (c.stats) outs = {"y", "mean", "inv"};
+    OnnxBuilder::attr(b.node("LayerNormalization", ins, outs), "axis", c.axis);
+    for (const auto& o : outs) b.output(o);
+    std::vector<Tensor> inputs = {random_tensor(c.x, 1, -2, 6), random_tensor(c.scale, 2)};
+    if (c.bias) inputs.push_back(random_tensor(c.scale, 3));
+    compare_devices(b, inputs, "LayerNorm " + shape_str(c.x), 1e-5, 1e-5);
+  }
+}
+
+TEST(CpuKernels, ReduceAxesMatchReference) {
+  struct Case {
+    const char* op;
+    Dims x;
+    std::vector<int64_t> axes;
+    int64_t keepdims;
+  };
+  const Case cases[] = {
+      {"ReduceMean", {3, 17}, {-1}, 1},         {"ReduceMean", {2, 64, 7, 7}, {2, 3}, 1},
+      {"ReduceSum", {4, 33, 5}, {1}, 0},        {"ReduceMax", {5, 1000}, {1}, 1},
+      {"ReduceMin", {2, 3, 19}, {0, 1}, 0},     {"ReduceSumSquare", {6, 17}, {0}, 1},
+      {"ReduceL1", {1, 7}, {1}, 1},             {"ReduceL2", {3, 1, 15}, {0, 2}, 1},
+      {"ReduceMean", {2, 3, 4}, {0, 2}, 1},     {"ReduceSum", {300, 300}, {0}, 1},
+      {"ReduceMean", {128, 768}, {-1}, 1},      {"ReduceMax", {1, 1, 1}, {1}, 1},
+      {"ReduceMean", {4, 5}, {}, 0},
+  };
+  for (const Case& c : cases) {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, c.x);
+    std::vector<std::string> ins = {"x"};
+    const bool axes_input = std::string(c.op) == "ReduceSum" && !c.axes.empty();  // an input from opset 13
+    if (axes_input) {
+      b.initializer_i64("axes", c.axes, {int64_t(c.axes.size())});
+      ins.push_back("axes");
+    }
+    auto& n = b.node(c.op, ins, {"y"});
+    if (!c.axes.empty() && !axes_input) OnnxBuilder::attr(n, "axes", c.axes);
+    OnnxBuilder::attr(n, "keepdims", c.keepdims);
+    b.output("y");
+    compare_devices(b, {random_tensor(c.x, 4)}, std::string(c.op) + " " + shape_str(c.x), 1e-5, 1e-5);
+  }
+  OnnxBuilder b(13);  // ReduceSum with axes as an input
+  b.input("x", kFloat, {4, 6, 9});
+  b.initializer_i64("axes", {1}, {1});
+  b.node("ReduceSum", {"x", "axes"}, {"y"});
+  b.output("y");
+  compare_devices(b, {random_tensor({4, 6, 9}, 4)}, "ReduceSum axes input", 1e-5, 1e-5);
+}
+
+// Timings of the fast kernels against the reference (run with --gtest_also_run_disabled_tests).
+TEST(CpuKernels, DISABLED_Timing) {
+  auto time_ms = [](const OnnxBuilder& b, const char* dev, const std::vector<Tensor>& in) {
+    Core core;
+    CompiledModel cm = core.compile_model(b.read(), dev);
+    InferRequest r = cm.create_infer_request();
+    for (size_t i = 0; i < in.size(); ++i) r.set_input_tensor(i, in[i]);
+    r.infer();
+    const int reps = 20;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < reps; ++i) r.infer();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+  };
+  auto report = [&](const std::string& what, const OnnxBuilder& b, const std::vector<Tensor>& in) {
+    const double ref = time_ms(b, "REF", in), cpu = time_ms(b, "CPU", in);
+    std::printf("%-36s REF %8.3f ms  CPU %8.3f ms  x%.1f\n", what.c_str(), ref, cpu, ref / cpu);
+  };
+  {
+    OnnxBuilder b(13);
+    b.input("a", kFloat, {1, 256, 56, 56});
+    b.input("b", kFloat, {1, 256, 56, 56});
+    b.node("Add", {"a", "b"}, {"y"});
+    b.output("y");
+    report("Add 1x256x56x56", b, {random_tensor({1, 256, 56, 56}, 1), random_tensor({1, 256, 56, 56}, 2)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("a", kFloat, {1, 256, 56, 56});
+    b.input("b", kFloat, {1, 256, 1, 1});
+    b.node("Mul", {"a", "b"}, {"y"});
+    b.output("y");
+    report("Mul 1x256x56x56 * 1x256x1x1", b, {random_tensor({1, 256, 56, 56}, 1), random_tensor({1, 256, 1, 1}, 2)});
+  }
+  for (const char* op : {"Relu", "Sigmoid", "Erf", "Tanh", "HardSwish"}) {
+    OnnxBuilder b(14);
+    b.input("x", kFloat, {128, 3072});
+    b.node(op, {"x"}, {"y"});
+    b.output("y");
+    report(std::string(op) + " 128x3072", b, {random_tensor({128, 3072}, 1)});
+  }
+  {
+    OnnxBuilder b(13);  // Gelu as exported: x * 0.5 * (1 + erf(x / sqrt(2)))
+    b.input("x", kFloat, {128, 3072});
+    b.initializer("r2", {1.41421356f}, {});
+    b.initializer("one", {1.0f}, {});
+    b.initializer("half", {0.5f}, {});
+    b.node("Div", {"x", "r2"}, {"d"});
+    b.node("Erf", {"d"}, {"e"});
+    b.node("Add", {"e", "one"}, {"p"});
+    b.node("Mul", {"x", "p"}, {"m"});
+    b.node("Mul", {"m", "half"}, {"y"});
+    b.output("y");
+    report("Gelu (5 nodes) 128x3072", b, {random_tensor({128, 3072}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {12, 128, 128});
+    b.node("Softmax", {"x"}, {"y"});
+    b.output("y");
+    report("Softmax 12x128x128", b, {random_tensor({12, 128, 128}, 1)});
+  }
+  {
+    OnnxBuilder b(17);
+    b.input("x", kFloat, {128, 768});
+    b.input("s", kFloat, {768});
+    b.input("b", kFloat, {768});
+    b.node("LayerNormalization", {"x", "s", "b"}, {"y"});
+    b.output("y");
+    report("LayerNorm 128x768", b, {random_tensor({128, 768}, 1), random_tensor({768}, 2), random_tensor({768}, 3)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {128, 768});
+    OnnxBuilder::attr(b.node("ReduceMean", {"x"}, {"y"}), "axes", std::vector<int64_t>{-1});
+    b.output("y");
+    report("ReduceMean 128x768 axis -1", b, {random_tensor({128, 768}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {1, 256, 56, 56});
+    b.initializer_i64("axes", {1}, {1});
+    b.node("ReduceSum", {"x", "axes"}, {"y"});
+    b.output("y");
+    report("ReduceSum 1x256x56x56 axis 1", b, {random_tensor({1, 256, 56, 56}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {1, 96, 112, 112});
+    b.initializer("lo", {0.0f}, {});
+    b.initializer("hi", {6.0f}, {});
+    b.node("Clip", {"x", "lo", "hi"}, {"y"});
+    b.output("y");
+    report("Clip (Relu6) 1x96x112x112", b, {random_tensor({1, 96, 112, 112}, 1)});
+  }
+}
