@@ -26,6 +26,10 @@ class Tensor {
   Tensor() = default;
   // Allocates zero-initialised memory (string tensors hold empty strings).
   Tensor(ElementType type, Dims dims);
+  // Allocates without zeroing (the caller writes every element before reading). String tensors are still constructed.
+  static Tensor uninitialized(ElementType type, Dims dims);
+  // A tensor over memory kept alive by `owner` (shared with every copy of the Tensor).
+  static Tensor view(ElementType type, Dims dims, void* data, std::shared_ptr<void> owner);
   // Wraps user memory; the caller keeps it alive while the Tensor (or a copy of it) is used.
   static Tensor wrap(ElementType type, Dims dims, void* data);
   // A deep copy.
@@ -76,6 +80,7 @@ class Tensor {
 
  private:
   void check_type(ElementType want) const;
+  void allocate(bool zero);
 
   ElementType type_ = ElementType::kUndefined;
   Dims dims_;

@@ -1,7 +1,13 @@
 #include "onnx/importer.hpp"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -42,7 +48,8 @@ class GraphBuilder {
     if (parent) graph_->parent = parent->graph_.get();
   }
 
-  std::shared_ptr<Graph> build(const onnx::GraphProto& gp);
+  // Consumes the proto's tensor bytes (moved into the graph's constants).
+  std::shared_ptr<Graph> build(onnx::GraphProto& gp);
 
   // Finds a value by name here or in an enclosing graph (creating captures along the way); nullptr if undefined.
   Value* resolve(const std::string& name) {
@@ -153,7 +160,8 @@ class ProtoNode final : public OnnxNode {
     GraphBuilder sub(b_.state(), &b_, b_.depth() + 1);
     std::shared_ptr<Graph> g;
     try {
-      g = sub.build(p.g());
+      // The importer owns the parsed model: subgraph protos are consumed like the main graph.
+      g = sub.build(const_cast<onnx::GraphProto&>(p.g()));
     } catch (const Error& e) {
       if (e.code() == ErrorCode::kLimitExceeded) throw;
       throw Error(e.code(), detail::concat("in subgraph '", a, "' of node '", label_, "' (", op_type(), "): ", e.message()));
@@ -198,16 +206,16 @@ class ProtoNode final : public OnnxNode {
   int temps_ = 0;
 };
 
-std::shared_ptr<Graph> GraphBuilder::build(const onnx::GraphProto& gp) {
+std::shared_ptr<Graph> GraphBuilder::build(onnx::GraphProto& gp) {
   Graph& g = *graph_;
   g.name = gp.name();
   // 1. Initializers and inputs.
   std::unordered_set<std::string> init_names;
-  for (const auto& init : gp.initializer()) {
+  for (auto& init : *gp.mutable_initializer()) {
     CELER_CHECK(!init.name().empty(), kInvalidModel, "graph '", gp.name(), "': an initializer has no name");
     CELER_CHECK(!g.find_value(init.name()), kInvalidModel, "graph '", gp.name(), "': initializer '", init.name(),
                 "' is defined twice");
-    g.add_constant(init.name(), read_onnx_tensor(init, st_.weights_dir, "initializer '" + init.name() + "'"));
+    g.add_constant(init.name(), take_onnx_tensor(init, st_.weights_dir, "initializer '" + init.name() + "'"));
     init_names.insert(init.name());
   }
   CELER_CHECK(gp.sparse_initializer_size() == 0, kUnsupported, "graph '", gp.name(),
@@ -278,7 +286,7 @@ void GraphBuilder::import_node(const onnx::NodeProto& np, size_t index) {
   m->fn(node);
 }
 
-ImportedModel import_model(const onnx::ModelProto& mp, const std::string& weights_dir, const std::string& label) {
+ImportedModel import_model(onnx::ModelProto& mp, const std::string& weights_dir, const std::string& label) {
   ImportState st;
   st.source = label;
   st.weights_dir = weights_dir;
@@ -305,7 +313,7 @@ ImportedModel import_model(const onnx::ModelProto& mp, const std::string& weight
   }
   CELER_CHECK(mp.functions_size() == 0, kUnsupported, "model '", label,
               "' defines local functions, which celer does not inline yet");
-  const auto& gp = mp.graph();
+  auto& gp = *mp.mutable_graph();
   CELER_CHECK(gp.node_size() > 0 || gp.output_size() > 0, kInvalidModel, "model '", label,
               "' has an empty graph (no nodes and no outputs)");
   GraphBuilder builder(st, nullptr, 0);
@@ -349,7 +357,7 @@ ImportedModel import_model(const onnx::ModelProto& mp, const std::string& weight
 
 }  // namespace
 
-ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& weights_dir, const std::string& label) {
+ImportedModel import_onnx_bytes(std::string_view bytes, const std::string& weights_dir, const std::string& label) {
   CELER_CHECK(!bytes.empty(), kParse, "cannot parse '", label, "': the file is empty");
   CELER_CHECK(int64_t(bytes.size()) <= kMaxModelFileBytes, kLimitExceeded, "cannot parse '", label,
               "': larger than the 2 GiB protobuf limit (use external data)");
@@ -371,12 +379,22 @@ ImportedModel import_onnx_file(const std::string& path) {
   CELER_CHECK(S_ISREG(st.st_mode), kIo, "cannot open model '", path, "': not a regular file");
   CELER_CHECK(int64_t(st.st_size) <= kMaxModelFileBytes, kLimitExceeded, "model '", path,
               "' is larger than the 2 GiB protobuf limit (use external data)");
-  std::ifstream f(path, std::ios::binary);
-  CELER_CHECK(f.good(), kIo, "cannot open model '", path, "'");
-  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   std::string dir = fs::path(path).parent_path().string();
   if (dir.empty()) dir = ".";
-  return import_onnx_bytes(bytes, dir, path);
+  // Mapped, not copied: protobuf parses straight from the page cache.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  CELER_CHECK(fd >= 0, kIo, "cannot open model '", path, "': ", std::strerror(errno));
+  size_t size = size_t(st.st_size);
+  CELER_CHECK(size > 0, kParse, "cannot parse '", path, "': the file is empty");
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  CELER_CHECK(map != MAP_FAILED, kIo, "cannot map model '", path, "': ", std::strerror(errno));
+  struct Unmap {
+    void* p;
+    size_t n;
+    ~Unmap() { ::munmap(p, n); }
+  } unmap{map, size};
+  return import_onnx_bytes(std::string_view(static_cast<const char*>(map), size), dir, path);
 }
 
 }  // namespace celer

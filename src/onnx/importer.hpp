@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "ir/graph.hpp"
 
@@ -23,7 +24,7 @@ struct ImportedModel {
 ImportedModel import_onnx_file(const std::string& path);
 // Parses model bytes. `weights_dir` is the folder external data may come from ("" refuses external data); `label`
 // names the model in error messages.
-ImportedModel import_onnx_bytes(const std::string& bytes, const std::string& weights_dir, const std::string& label);
+ImportedModel import_onnx_bytes(std::string_view bytes, const std::string& weights_dir, const std::string& label);
 
 // Limits checked while parsing (documented in ARCHITECTURE.md).
 inline constexpr int kMaxProtoNesting = 4 * kMaxSubgraphDepth + 16;  // protobuf message nesting

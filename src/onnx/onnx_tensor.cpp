@@ -174,7 +174,8 @@ Tensor read_onnx_tensor(const onnx::TensorProto& tp, const std::string& dir, con
     CELER_CHECK(int64_t(typed_count) == count, kInvalidModel, what, ": has ", typed_count, " values but dims ",
                 dims_to_string(dims), " need ", count, " (expected ", bytes, " bytes)");
   }
-  Tensor t(type, dims);
+  // Every element is written below (external, raw or typed data), so the memory needs no zeroing.
+  Tensor t = type == ElementType::kString ? Tensor(type, dims) : Tensor::uninitialized(type, dims);
   if (count == 0) return t;
   if (external) {
     read_external(tp, dir, what, t.raw(), bytes);
@@ -232,6 +233,36 @@ Tensor read_onnx_tensor(const onnx::TensorProto& tp, const std::string& dir, con
     for (int64_t i = 0; i < count; ++i) p[i] = p[i] != 0;
   }
   return t;
+}
+
+Tensor take_onnx_tensor(onnx::TensorProto& tp, const std::string& dir, const std::string& what) {
+  const bool movable = tp.has_raw_data() && tp.data_location() != onnx::TensorProto::EXTERNAL &&
+                       tp.data_type() != onnx::TensorProto::BOOL && tp.data_type() != onnx::TensorProto::STRING &&
+                       tp.raw_data().size() >= 4096;
+  if (!movable) return read_onnx_tensor(tp, dir, what);
+  // The same checks as read_onnx_tensor, then the bytes are adopted instead of copied.
+  std::string what_named = what.empty() ? "tensor '" + tp.name() + "'" : what;
+  ElementType type = onnx_element_type(tp.data_type(), what_named);
+  Dims dims(tp.dims().begin(), tp.dims().end());
+  int64_t count = 1;
+  for (int64_t d : dims) {
+    CELER_CHECK(d >= 0, kInvalidModel, what_named, ": negative dim ", d, " in dims ", dims_to_string(dims));
+    CELER_CHECK(!__builtin_mul_overflow(count, d, &count), kLimitExceeded, what_named, ": the element count of dims ",
+                dims_to_string(dims), " overflows 64 bits");
+  }
+  int64_t bytes = 0;
+  CELER_CHECK(!__builtin_mul_overflow(count, int64_t(element_size(type)), &bytes) && bytes <= kMaxTensorBytes,
+              kLimitExceeded, what_named, ": dims ", dims_to_string(dims), " need more than the tensor size limit of ",
+              kMaxTensorBytes, " bytes");
+  int typed_count = tp.float_data_size() + tp.int32_data_size() + tp.string_data_size() + tp.int64_data_size() +
+                    tp.double_data_size() + tp.uint64_data_size();
+  CELER_CHECK(typed_count == 0, kInvalidModel, what_named, ": has both raw_data and typed data fields");
+  CELER_CHECK(int64_t(tp.raw_data().size()) == bytes, kInvalidModel, what_named, ": raw_data has ",
+              tp.raw_data().size(), " bytes but type ", element_type_name(type), " and dims ", dims_to_string(dims),
+              " need ", bytes, " bytes");
+  auto owned = std::make_shared<std::string>(std::move(*tp.mutable_raw_data()));
+  void* data = owned->data();
+  return Tensor::view(type, std::move(dims), data, std::move(owned));
 }
 
 ValueType read_onnx_type(const onnx::TypeProto& tp, const std::string& what) {

@@ -18,6 +18,8 @@ ElementType onnx_element_type(int data_type, const std::string& what);
 int onnx_data_type_of(ElementType t);
 // Reads a tensor. External data is resolved below `weights_dir` (refused when empty). `what` names the tensor.
 Tensor read_onnx_tensor(const onnx::TensorProto& t, const std::string& weights_dir, const std::string& what);
+// Same, but moves raw_data out of the proto instead of copying it (for the importer, which owns the parsed model).
+Tensor take_onnx_tensor(onnx::TensorProto& t, const std::string& weights_dir, const std::string& what);
 ValueType read_onnx_type(const onnx::TypeProto& t, const std::string& what);
 
 }  // namespace celer

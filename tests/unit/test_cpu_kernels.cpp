@@ -77,16 +77,20 @@ struct UnaryCase {
 };
 
 std::vector<UnaryCase> unary_cases() {
-  auto clamp01 = [](double v) { return v < 0 ? 0.0 : (1 < v ? 1.0 : v); };  // NaN stays, as std::clamp
+  // In float like the reference (a * x + b rounds twice); NaN stays NaN, as with std::clamp.
+  auto hard = [](double x, float a, float b) {
+    const float v = float(a * float(x)) + b;
+    return double(v < 0 ? 0.0f : (1 < v ? 1.0f : v));
+  };
   return {
       {"Abs", UnaryFn::kAbs, 0, 0, [](double x) { return std::fabs(x); }},
       {"Ceil", UnaryFn::kCeil, 0, 0, [](double x) { return std::ceil(x); }},
       {"Erf", UnaryFn::kErf, 0, 0, [](double x) { return std::erf(x); }},
       {"Exp", UnaryFn::kExp, 0, 0, [](double x) { return std::exp(x); }},
       {"Floor", UnaryFn::kFloor, 0, 0, [](double x) { return std::floor(x); }},
-      {"HardSigmoid", UnaryFn::kHardSigmoid, 0.2f, 0.5f, [=](double x) { return clamp01(double(0.2f) * x + 0.5); }},
+      {"HardSigmoid", UnaryFn::kHardSigmoid, 0.2f, 0.5f, [=](double x) { return hard(x, 0.2f, 0.5f); }},
       {"HardSwish", UnaryFn::kHardSwish, 1 / 6.0f, 0.5f,
-       [=](double x) { return x * clamp01(double(1 / 6.0f) * x + 0.5); }},
+       [=](double x) { return double(float(x) * float(hard(x, 1 / 6.0f, 0.5f))); }},
       {"LeakyRelu", UnaryFn::kLeakyRelu, 0.1f, 0, [](double x) { return x < 0 ? double(0.1f) * x : x; }},
       {"Neg", UnaryFn::kNeg, 0, 0, [](double x) { return -x; }},
       {"Reciprocal", UnaryFn::kReciprocal, 0, 0, [](double x) { return 1 / x; }},
@@ -192,7 +196,7 @@ TEST(CpuKernelsSimd, SoftmaxRowsAndColumnsOnEveryVariant) {
             for (int64_t i = 0; i < n; ++i) {
               const double v = double(in[i * stride]) - mx;
               const double want = mode == SoftmaxMode::kSoftmax ? std::exp(v) / sum : v - std::log(sum);
-              ASSERT_TRUE(close(want, out[i * stride], 1e-5, 1e-30))
+              ASSERT_TRUE(close(want, out[i * stride], 1e-5, mode == SoftmaxMode::kSoftmax ? 1e-30 : 1e-6))
                   << what << " " << cpu::isa_name(k->isa) << " n=" << n << " " << want << " vs " << out[i * stride];
             }
           };
@@ -404,13 +408,14 @@ TEST(CpuKernels, SoftmaxAnyAxisMatchesReference) {
       b.input("x", kFloat, d);
       OnnxBuilder::attr(b.node(op, {"x"}, {"y"}), "axis", axis);
       b.output("y");
-      compare_devices(b, {random_tensor(d, 3, -10, 10)}, std::string(op) + " " + shape_str(d), 1e-5, 1e-7);
+      // LogSoftmax: absolute 1e-6, since x - max rounds in float (the reference works in double).
+      compare_devices(b, {random_tensor(d, 3, -10, 10)}, std::string(op) + " " + shape_str(d), 1e-5, 1e-6);
     }
     OnnxBuilder b(11);  // opset 11: coerced to 2-D at axis 1
     b.input("x", kFloat, {2, 3, 5});
     b.node(op, {"x"}, {"y"});
     b.output("y");
-    compare_devices(b, {random_tensor({2, 3, 5}, 3)}, std::string(op) + " opset 11", 1e-5, 1e-7);
+    compare_devices(b, {random_tensor({2, 3, 5}, 3)}, std::string(op) + " opset 11", 1e-5, 1e-6);
   }
 }
 
@@ -473,7 +478,8 @@ TEST(CpuKernels, ReduceAxesMatchReference) {
     if (!c.axes.empty() && !axes_input) OnnxBuilder::attr(n, "axes", c.axes);
     OnnxBuilder::attr(n, "keepdims", c.keepdims);
     b.output("y");
-    compare_devices(b, {random_tensor(c.x, 4)}, std::string(c.op) + " " + shape_str(c.x), 1e-5, 1e-5);
+    // Sums accumulate in float (the reference: double): the error grows with the sum of magnitudes, here up to ~1000.
+    compare_devices(b, {random_tensor(c.x, 4)}, std::string(c.op) + " " + shape_str(c.x), 1e-5, 1e-4);
   }
   OnnxBuilder b(13);  // ReduceSum with axes as an input
   b.input("x", kFloat, {4, 6, 9});
@@ -491,10 +497,13 @@ TEST(CpuKernels, DISABLED_Timing) {
     InferRequest r = cm.create_infer_request();
     for (size_t i = 0; i < in.size(); ++i) r.set_input_tensor(i, in[i]);
     r.infer();
-    const int reps = 20;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < reps; ++i) r.infer();
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / reps;
+    double best = 1e30;  // the best of 20 runs: the machine may be shared
+    for (int i = 0; i < 20; ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      r.infer();
+      best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
   };
   auto report = [&](const std::string& what, const OnnxBuilder& b, const std::vector<Tensor>& in) {
     const double ref = time_ms(b, "REF", in), cpu = time_ms(b, "CPU", in);

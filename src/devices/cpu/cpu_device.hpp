@@ -25,6 +25,9 @@ class CpuDevice final : public Device {
 
 const Device& cpu_device();
 
+// Keeps activations channel-blocked across chains of oneDNN nodes (layout_pass.cpp); runs after fusion.
+void run_layout_pass(Graph& graph, const CompileOptions& options);
+
 // Fast kernel factories, one per file under src/devices/cpu/, listed in cpu_kernels.def. A factory returns nullptr
 // when the node has shapes or types it does not handle.
 #define CELER_CPU_KERNEL(op, factory) std::unique_ptr<Kernel> factory(const Node& node, const CompileOptions& options);

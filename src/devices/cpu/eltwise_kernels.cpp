@@ -1,6 +1,7 @@
 // Elementwise f32 kernels of the CPU device: Unary (activations and math), Binary (arithmetic with numpy
 // broadcasting) and Clip, on the vectorised primitives of simd.hpp. Other element types and functions run the
 // reference kernels.
+#include <algorithm>
 #include <array>
 #include <limits>
 
@@ -8,6 +9,7 @@
 #include "devices/cpu/parallel.hpp"
 #include "devices/cpu/simd.hpp"
 #include "ops/binary.hpp"
+#include "ops/eltwise.hpp"
 #include "ops/unary.hpp"
 
 namespace celer {
@@ -19,7 +21,8 @@ using cpu::simd;
 bool is_f32(const Value* v) { return v && v->type.elem == ElementType::kF32; }
 
 bool transcendental(UnaryFn fn) {
-  return fn == UnaryFn::kExp || fn == UnaryFn::kErf || fn == UnaryFn::kSigmoid || fn == UnaryFn::kTanh;
+  return fn == UnaryFn::kExp || fn == UnaryFn::kErf || fn == UnaryFn::kSigmoid || fn == UnaryFn::kTanh ||
+         fn == UnaryFn::kGelu || fn == UnaryFn::kSilu;
 }
 
 class UnaryKernel final : public Kernel {
@@ -72,50 +75,97 @@ class ClipKernel final : public Kernel {
   int threads_;
 };
 
-// A broadcast of out = a fn b reduced to: an inner run of `inner` elements where a and b step by sa, sb (0 or 1),
-// repeated over the outer dims (adjacent dims with the same broadcast pattern merged; size-1 dims dropped).
+// Operands broadcast onto a contiguous output, reduced to: an inner run of `inner` elements where operand k steps by
+// step[k] (0 or 1), repeated over the outer dims (adjacent dims with the same broadcast pattern merged, size-1 dims
+// dropped); stride[k][g] is operand k's element stride along outer dim g.
 struct BroadcastPlan {
-  static constexpr size_t kMaxOuter = 16;
-  int64_t inner = 1, sa = 1, sb = 1, rows = 1;
-  size_t num_outer = 0;
-  std::array<int64_t, kMaxOuter> size{}, astride{}, bstride{};  // outer dims, outermost first
+  static constexpr size_t kMaxOuter = 16, kMaxOperands = 8;
+  int64_t inner = 1, rows = 1;
+  size_t num_outer = 0, num_operands = 0;
+  std::array<int64_t, kMaxOuter> size{};
+  std::array<int64_t, kMaxOperands> step{};
+  std::array<std::array<int64_t, kMaxOuter>, kMaxOperands> stride{};
+
+  // Offsets of row r's first element in each operand.
+  void row_offsets(int64_t r, std::array<int64_t, kMaxOuter>& idx, int64_t* off) const {
+    for (size_t k = 0; k < num_operands; ++k) off[k] = 0;
+    for (size_t g = num_outer; g-- > 0;) {
+      idx[g] = r % size[g];
+      r /= size[g];
+      for (size_t k = 0; k < num_operands; ++k) off[k] += idx[g] * stride[k][g];
+    }
+  }
+  // Moves the offsets to the next row.
+  void next_row(std::array<int64_t, kMaxOuter>& idx, int64_t* off) const {
+    for (size_t g = num_outer; g-- > 0;) {
+      for (size_t k = 0; k < num_operands; ++k) off[k] += stride[k][g];
+      if (++idx[g] < size[g]) return;
+      for (size_t k = 0; k < num_operands; ++k) off[k] -= stride[k][g] * size[g];
+      idx[g] = 0;
+    }
+  }
 };
 
-bool plan_broadcast(const Dims& a, const Dims& b, const Dims& out, BroadcastPlan& p) {
-  struct Group {
-    int64_t size;
-    bool abc, bbc;
-  };
-  std::vector<Group> groups;
-  const size_t rank = out.size();
+// False when the shapes need more outer dims or operands than the plan holds (the reference runs then).
+bool plan_broadcast(const Dims& out, const std::vector<const Dims*>& ins, BroadcastPlan& p) {
+  const size_t rank = out.size(), n = ins.size();
+  if (n > BroadcastPlan::kMaxOperands) return false;
+  p.num_operands = n;
+  std::vector<std::pair<int64_t, uint32_t>> groups;  // size, mask of the operands broadcast along it
   for (size_t i = 0; i < rank; ++i) {
     const int64_t od = out[i];
     if (od == 1) continue;
-    const int64_t ad = i + a.size() >= rank ? a[i + a.size() - rank] : 1;
-    const int64_t bd = i + b.size() >= rank ? b[i + b.size() - rank] : 1;
-    const bool abc = ad != od, bbc = bd != od;
-    if (!groups.empty() && groups.back().abc == abc && groups.back().bbc == bbc)
-      groups.back().size *= od;
+    uint32_t mask = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const Dims& d = *ins[k];
+      const int64_t kd = i + d.size() >= rank ? d[i + d.size() - rank] : 1;
+      if (kd != od) mask |= 1u << k;
+    }
+    if (!groups.empty() && groups.back().second == mask)
+      groups.back().first *= od;
     else
-      groups.push_back({od, abc, bbc});
+      groups.emplace_back(od, mask);
   }
+  for (size_t k = 0; k < n; ++k) p.step[k] = 1;
   if (groups.empty()) return true;  // one element
   if (groups.size() - 1 > BroadcastPlan::kMaxOuter) return false;
-  const Group& last = groups.back();
-  p.inner = last.size;
-  p.sa = last.abc ? 0 : 1;
-  p.sb = last.bbc ? 0 : 1;
+  p.inner = groups.back().first;
   p.num_outer = groups.size() - 1;
-  int64_t arun = p.sa ? p.inner : 1, brun = p.sb ? p.inner : 1;
-  for (size_t g = p.num_outer; g-- > 0;) {
-    p.size[g] = groups[g].size;
-    p.astride[g] = groups[g].abc ? 0 : arun;
-    p.bstride[g] = groups[g].bbc ? 0 : brun;
-    if (!groups[g].abc) arun *= groups[g].size;
-    if (!groups[g].bbc) brun *= groups[g].size;
-    p.rows *= groups[g].size;
+  for (size_t k = 0; k < n; ++k) {
+    const bool bc = groups.back().second >> k & 1u;
+    p.step[k] = bc ? 0 : 1;
+    int64_t run = bc ? 1 : p.inner;
+    for (size_t g = p.num_outer; g-- > 0;) {
+      const bool gbc = groups[g].second >> k & 1u;
+      p.stride[k][g] = gbc ? 0 : run;
+      if (!gbc) run *= groups[g].first;
+    }
+  }
+  for (size_t g = 0; g < p.num_outer; ++g) {
+    p.size[g] = groups[g].first;
+    p.rows *= groups[g].first;
   }
   return true;
+}
+
+// Runs body(row_offsets, out_offset, begin, end) over the plan's output: rows split among threads, or the inner run
+// when there is a single row.
+template <typename F>
+void for_each_run(const BroadcastPlan& p, int threads, F&& body) {
+  if (p.rows == 1) {
+    const std::array<int64_t, BroadcastPlan::kMaxOperands> zero{};
+    cpu::parallel_for(p.inner, threads, 64, [&](int64_t s, int64_t e) { body(zero.data(), int64_t(0), s, e); });
+    return;
+  }
+  cpu::parallel_for(p.rows, threads, 1, [&](int64_t rb, int64_t re) {
+    std::array<int64_t, BroadcastPlan::kMaxOuter> idx{};
+    std::array<int64_t, BroadcastPlan::kMaxOperands> off{};
+    p.row_offsets(rb, idx, off.data());
+    for (int64_t r = rb; r < re; ++r) {
+      body(off.data(), r * p.inner, int64_t(0), p.inner);
+      p.next_row(idx, off.data());
+    }
+  });
 }
 
 class BinaryKernel final : public Kernel {
@@ -125,48 +175,86 @@ class BinaryKernel final : public Kernel {
   void run(KernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
-    BroadcastPlan p;
     if (a.type() != ElementType::kF32 || b.type() != ElementType::kF32) return op_.run(ctx);
     Tensor& out = ctx.output(0);
     if (out.size() == 0) return;
-    if (!plan_broadcast(a.dims(), b.dims(), out.dims(), p)) return op_.run(ctx);
+    BroadcastPlan p;
+    if (!plan_broadcast(out.dims(), {&a.dims(), &b.dims()}, p)) return op_.run(ctx);
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
     float* po = out.data<float>();
     const BinaryFn fn = op_.fn;
-    const int threads = cpu::threads_for(out.size(), cpu::kGrainSimple, threads_);
-    if (p.rows == 1) {
-      cpu::parallel_for(p.inner, threads, 64, [&](int64_t s, int64_t e) {
-        simd().binary(fn, pa + s * p.sa, p.sa, pb + s * p.sb, p.sb, po + s, e - s);
-      });
-      return;
-    }
-    cpu::parallel_for(p.rows, threads, 1, [&](int64_t rb, int64_t re) {
-      std::array<int64_t, BroadcastPlan::kMaxOuter> idx{};
-      int64_t oa = 0, ob = 0, rest = rb;
-      for (size_t g = p.num_outer; g-- > 0;) {
-        idx[g] = rest % p.size[g];
-        rest /= p.size[g];
-        oa += idx[g] * p.astride[g];
-        ob += idx[g] * p.bstride[g];
-      }
-      const cpu::SimdKernels& k = simd();
-      for (int64_t r = rb; r < re; ++r) {
-        k.binary(fn, pa + oa, p.sa, pb + ob, p.sb, po + r * p.inner, p.inner);
-        for (size_t g = p.num_outer; g-- > 0;) {
-          oa += p.astride[g];
-          ob += p.bstride[g];
-          if (++idx[g] < p.size[g]) break;
-          oa -= p.astride[g] * p.size[g];
-          ob -= p.bstride[g] * p.size[g];
-          idx[g] = 0;
-        }
-      }
-    });
+    const int64_t sa = p.step[0], sb = p.step[1];
+    for_each_run(p, cpu::threads_for(out.size(), cpu::kGrainSimple, threads_),
+                 [&](const int64_t* off, int64_t o, int64_t s, int64_t e) {
+                   simd().binary(fn, pa + off[0] + s * sa, sa, pb + off[1] + s * sb, sb, po + o + s, e - s);
+                 });
   }
 
  private:
   const Binary& op_;
+  int threads_;
+};
+
+
+// A fused chain of elementwise steps (Eltwise), applied tile by tile so that a tile stays in the L1 cache across the
+// steps; each step rounds to float like the separate nodes.
+class EltwiseKernel final : public Kernel {
+ public:
+  EltwiseKernel(const Eltwise& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:eltwise"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    // Operand 0 is input 0; then one operand per binary step.
+    std::vector<const Dims*> dims = {&x.dims()};
+    std::vector<const float*> data;
+    if (x.type() != ElementType::kF32) return op_.run(ctx);
+    data.push_back(x.data<float>());
+    for (const EltwiseStep& s : op_.steps) {
+      if (s.unary) continue;
+      const Tensor& t = ctx.input(s.input);
+      if (t.type() != ElementType::kF32 || t.rank() > x.rank()) return op_.run(ctx);  // the reference reports it
+      for (int64_t i = 0; i < t.rank(); ++i) {
+        const int64_t d = t.dim(t.rank() - 1 - i);
+        if (d != 1 && d != x.dim(x.rank() - 1 - i)) return op_.run(ctx);
+      }
+      dims.push_back(&t.dims());
+      data.push_back(t.data<float>());
+    }
+    Tensor& y = ctx.output(0);
+    if (y.size() == 0) return;
+    BroadcastPlan p;
+    if (!plan_broadcast(y.dims(), dims, p)) return op_.run(ctx);
+    float* py = y.data<float>();
+    constexpr int64_t kTile = 1024;
+    for_each_run(p, cpu::threads_for(y.size(), cpu::kGrainTranscendental, threads_),
+                 [&](const int64_t* off, int64_t o, int64_t s, int64_t e) {
+                   const cpu::SimdKernels& k = simd();
+                   for (int64_t t0 = s; t0 < e; t0 += kTile) {
+                     const int64_t len = std::min(kTile, e - t0);
+                     const float* src = data[0] + off[0] + t0 * p.step[0];
+                     float* dst = py + o + t0;
+                     size_t operand = 1;
+                     for (const EltwiseStep& st : op_.steps) {
+                       if (st.unary) {
+                         k.unary(st.ufn, st.alpha, st.beta, src, dst, len);
+                       } else {
+                         const int64_t sk = p.step[operand];
+                         const float* q = data[operand] + off[operand] + t0 * sk;
+                         ++operand;
+                         if (st.operand_first)
+                           k.binary(st.bfn, q, sk, src, 1, dst, len);
+                         else
+                           k.binary(st.bfn, src, 1, q, sk, dst, len);
+                       }
+                       src = dst;
+                     }
+                   }
+                 });
+  }
+
+ private:
+  const Eltwise& op_;
   int threads_;
 };
 
@@ -188,6 +276,14 @@ std::unique_ptr<Kernel> make_cpu_clip(const Node& node, const CompileOptions& op
   // Clip with bounds as inputs (opset 11+); the older attribute form and a Clip without bounds run the reference.
   if (node.num_explicit_inputs < 2 || !is_f32(node.inputs[0])) return nullptr;
   return std::make_unique<ClipKernel>(*node.op, cpu::max_threads(options));
+}
+
+std::unique_ptr<Kernel> make_cpu_eltwise(const Node& node, const CompileOptions& options) {
+  const auto& op = static_cast<const Eltwise&>(*node.op);
+  if (!is_f32(node.inputs[0]) || op.steps.empty()) return nullptr;
+  for (const EltwiseStep& s : op.steps)
+    if (s.unary ? !cpu::simd_supports(s.ufn) : !cpu::simd_supports(s.bfn)) return nullptr;
+  return std::make_unique<EltwiseKernel>(op, cpu::max_threads(options));
 }
 
 }  // namespace celer

@@ -70,7 +70,8 @@ class ConvKernel final : public Kernel {
       e = cache_.get(key, [&] { return make(dims, ydims); });
     }
     if (!e) {
-      CELER_CHECK(out_layout_ == Layout::kPlain, kInternal, "oneDNN refused a convolution in a blocked layout");
+      CELER_CHECK(out_layout_ == Layout::kPlain, kInternal, "oneDNN refused a convolution in layout ",
+                  layout_name(out_layout_));
       node_.op->run(ctx);
       return;
     }
@@ -101,10 +102,14 @@ class ConvKernel final : public Kernel {
     e->prim.execute(s, args);
     s.wait();
     if (dst != dst_user) reorder(dst, dst_user);
-    if (!e->post.tail.empty()) {
-      CELER_CHECK(out_layout_ == Layout::kPlain, kInternal, "post-ops left after oneDNN in a blocked layout");
-      apply_post_ops(e->post.tail, ctx, y);
-    }
+    // Post-ops oneDNN did not take. In a blocked layout only those that are elementwise in any layout may be left
+    // (the layout pass blocks nodes whose post-ops all map, so this is a safety net).
+    for (const PostOp& p : e->post.tail)
+      CELER_CHECK(out_layout_ == Layout::kPlain || p.kind == PostOp::Kind::kUnary ||
+                      (layouts_[p.input] == out_layout_ && dims[p.input] == y.dims()),
+                  kInternal, "post-op ", post_ops_to_string({p}), " left after oneDNN in layout ",
+                  layout_name(out_layout_));
+    apply_post_ops(e->post.tail, ctx, y);
   }
 
  private:
@@ -166,8 +171,9 @@ class ConvKernel final : public Kernel {
       wtag = group_ > 1 ? gio[spatial - 1] : io[spatial - 1];
     }
     e->wei_user = f32_desc(wd, wtag);
-    const memory::desc any_src(to_dims(x), memory::data_type::f32, layouts_[0] == Layout::kPlain ? Tag::any : activation_tag(x.size(), layouts_[0]));
-    const memory::desc any_dst(to_dims(y), memory::data_type::f32, out_layout_ == Layout::kPlain ? Tag::any : activation_tag(y.size(), out_layout_));
+    // The primitive picks its preferred layouts; activations in another layout are reordered inside run().
+    const memory::desc any_src(to_dims(x), memory::data_type::f32, Tag::any);
+    const memory::desc any_dst(to_dims(y), memory::data_type::f32, Tag::any);
     const memory::desc any_wei(to_dims(wd), memory::data_type::f32, Tag::any);
     const bool bias = in.size() > 2 && !in[2].empty();
     const memory::desc bias_md = bias ? f32_desc({M}, Tag::a) : memory::desc();
@@ -197,8 +203,6 @@ class ConvKernel final : public Kernel {
         continue;
       }
       e->post = std::move(post);
-      if (layouts_[0] != Layout::kPlain && e->src != e->src_user) return nullptr;
-      if (out_layout_ != Layout::kPlain && e->dst != e->dst_user) return nullptr;
       if (wconst_) e->packed = pack(*wconst_, e->wei_user, e->wei);
       return e;
     }
@@ -243,8 +247,10 @@ bool conv_supported(const Node& node) {
 std::unique_ptr<Kernel> make_conv_kernel(const Node& node, const CompileOptions& options, bool transposed) {
   if (!conv_supported(node)) return nullptr;
   auto k = std::make_unique<ConvKernel>(node, options, transposed);
-  if (!k->prepare()) return nullptr;
-  return k;
+  if (k->prepare()) return k;
+  CELER_CHECK(onednn::value_layout(node.inputs[0]) == Layout::kPlain, kInternal, node.describe(),
+              ": oneDNN cannot run it in a blocked layout");
+  return nullptr;
 }
 
 }  // namespace

@@ -157,7 +157,7 @@ class MatMulKernel final : public Kernel {
     const memory::desc b_any = bconst_ ? memory::desc(to_dims(b), memory::data_type::f32, Tag::any) : e->b_user;
 
     dnnl::post_ops first;
-    const bool has_c = gemm_ && in.size() > 2 && !in[2].empty();
+    const bool has_c = gemm_ && in.size() > 2 && node_.inputs[2] != nullptr;
     if (has_c) {
       const Dims& cd = in[2];
       const bool row = (cd.size() == 1 && cd[0] == c[1]) || (cd.size() == 2 && cd[0] == 1 && cd[1] == c[1]);

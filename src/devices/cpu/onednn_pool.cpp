@@ -130,8 +130,10 @@ std::unique_ptr<Kernel> make_onednn_pool(const Node& node, const CompileOptions&
       x.shape.rank() > 5)
     return nullptr;
   auto k = std::make_unique<PoolKernel>(node, options);
-  if (!k->prepare()) return nullptr;
-  return k;
+  if (k->prepare()) return k;
+  CELER_CHECK(onednn::value_layout(node.inputs[0]) == Layout::kPlain, kInternal, node.describe(),
+              ": oneDNN cannot run it in a blocked layout");
+  return nullptr;
 }
 
 }  // namespace celer

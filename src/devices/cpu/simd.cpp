@@ -22,9 +22,11 @@ bool simd_supports(UnaryFn fn) {
   switch (fn) {
     case UnaryFn::kAbs:
     case UnaryFn::kCeil:
+    case UnaryFn::kClip:
     case UnaryFn::kErf:
     case UnaryFn::kExp:
     case UnaryFn::kFloor:
+    case UnaryFn::kGelu:
     case UnaryFn::kHardSigmoid:
     case UnaryFn::kHardSwish:
     case UnaryFn::kLeakyRelu:
@@ -34,6 +36,7 @@ bool simd_supports(UnaryFn fn) {
     case UnaryFn::kRound:
     case UnaryFn::kSigmoid:
     case UnaryFn::kSign:
+    case UnaryFn::kSilu:
     case UnaryFn::kSoftsign:
     case UnaryFn::kSqrt:
     case UnaryFn::kTanh:

@@ -96,12 +96,23 @@ void unary_impl(UnaryFn fn, float alpha, float beta, const float* x, float* y, i
       return map1(x, y, n, [](R v) { return V::abs(v); });
     case UnaryFn::kCeil:
       return map1(x, y, n, [](R v) { return V::ceil(v); });
+    case UnaryFn::kClip:
+      return map1(x, y, n, [&](R v) { return vclamp(v, a, b); });
     case UnaryFn::kErf:
       return map1(x, y, n, [](R v) { return verf(v); });
     case UnaryFn::kExp:
       return map1(x, y, n, [](R v) { return vexp(v); });
     case UnaryFn::kFloor:
       return map1(x, y, n, [](R v) { return V::floor(v); });
+    case UnaryFn::kGelu:
+      if (alpha == 0)  // 0.5 x (1 + erf(x / sqrt 2))
+        return map1(x, y, n, [&](R v) {
+          return V::mul(V::mul(c(0.5f), v), V::add(one, verf(V::mul(v, c(0.70710678118654752440f)))));
+        });
+      return map1(x, y, n, [&](R v) {  // 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3)))
+        const R inner = V::mul(c(0.79788456080286535588f), V::add(v, V::mul(V::mul(c(0.044715f), v), V::mul(v, v))));
+        return V::mul(V::mul(c(0.5f), v), V::add(one, vtanh(inner)));
+      });
     case UnaryFn::kHardSigmoid:
       return map1(x, y, n, [&](R v) { return vclamp(V::add(V::mul(a, v), b), zero, one); });
     case UnaryFn::kHardSwish:
@@ -118,6 +129,8 @@ void unary_impl(UnaryFn fn, float alpha, float beta, const float* x, float* y, i
       return map1(x, y, n, [](R v) { return V::round(v); });
     case UnaryFn::kSigmoid:
       return map1(x, y, n, [](R v) { return vsigmoid(v); });
+    case UnaryFn::kSilu:
+      return map1(x, y, n, [&](R v) { return V::div(v, V::add(one, vexp(V::neg(v)))); });
     case UnaryFn::kSign:
       return map1(x, y, n, [&](R v) {
         return V::select(V::gt(v, zero), one, V::select(V::lt(v, zero), c(-1.0f), v));
