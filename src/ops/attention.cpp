@@ -114,8 +114,8 @@ void Attention::run(KernelContext& ctx) const {
           if (scale_mode == Scale::kMulScores) x = round(x * s);
           if (scale_mode == Scale::kDivScores) x = round(x / s);
           if (mp) {
-            const int64_t mo = off[3] * mask_rows * mask_cols + (mask_rows == 1 ? 0 : r) * mask_cols +
-                               (mask_cols == 1 ? 0 : c);
+            const int64_t mo =
+                off[3] * mask_rows * mask_cols + (mask_rows == 1 ? 0 : r) * mask_cols + (mask_cols == 1 ? 0 : c);
             x = round(x + A(mp[mo]));
           }
           row[c] = x;
@@ -141,7 +141,8 @@ double Attention::flops(const Node& node) const {
   const auto& kt = node.inputs[1]->type.shape;
   if (!q.is_static() || !y.is_static() || !kt.is_static()) return 0;
   const double K = double(q.dims().back().value()), N = double(kt.dims().back().value());
-  const double rows = double(element_count(y.to_dims())) / double(y.dims().back().value() ? y.dims().back().value() : 1);
+  const double rows =
+      double(element_count(y.to_dims())) / double(y.dims().back().value() ? y.dims().back().value() : 1);
   return 2.0 * rows * N * K + 2.0 * double(element_count(y.to_dims())) * N;
 }
 

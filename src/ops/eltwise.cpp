@@ -79,13 +79,26 @@ void Eltwise::run(KernelContext& ctx) const {
         float a = s.operand_first ? o : v, b = s.operand_first ? v : o;
         float r = 0;
         switch (s.bfn) {
-          case BinaryFn::kAdd: r = a + b; break;
-          case BinaryFn::kSub: r = a - b; break;
-          case BinaryFn::kMul: r = a * b; break;
-          case BinaryFn::kDiv: r = a / b; break;
-          case BinaryFn::kMax: r = std::isnan(a) ? a : (std::isnan(b) ? b : std::max(a, b)); break;
-          case BinaryFn::kMin: r = std::isnan(a) ? a : (std::isnan(b) ? b : std::min(a, b)); break;
-          default: CELER_THROW(kInternal, "Eltwise step ", binary_fn_name(s.bfn));
+          case BinaryFn::kAdd:
+            r = a + b;
+            break;
+          case BinaryFn::kSub:
+            r = a - b;
+            break;
+          case BinaryFn::kMul:
+            r = a * b;
+            break;
+          case BinaryFn::kDiv:
+            r = a / b;
+            break;
+          case BinaryFn::kMax:
+            r = std::isnan(a) ? a : (std::isnan(b) ? b : std::max(a, b));
+            break;
+          case BinaryFn::kMin:
+            r = std::isnan(a) ? a : (std::isnan(b) ? b : std::min(a, b));
+            break;
+          default:
+            CELER_THROW(kInternal, "Eltwise step ", binary_fn_name(s.bfn));
         }
         v = float(T(r));
       }

@@ -1,6 +1,9 @@
-// Reorder: plain <-> channel-blocked layouts of the same logical shape (see reorder.hpp). The reference kernel is a
-// direct index mapping: plain (n, c, s) is at (n*C + c)*S + s, blocked at ((n*C/b + c/b)*S + s)*b + c%b.
+// Reorder: plain <-> channels-last or channel-blocked layouts of the same logical shape (see reorder.hpp). The
+// reference kernel is a direct index mapping: plain (n, c, s) is at (n*C + c)*S + s, channels-last at (n*S + s)*C + c,
+// blocked at ((n*C/b + c/b)*S + s)*b + c%b.
 #include "ops/reorder.hpp"
+
+#include <algorithm>
 
 #include "ops/layout.hpp"
 #include "ops/registry.hpp"
@@ -11,6 +14,7 @@ int64_t layout_block(Layout l) {
   switch (l) {
     case Layout::kBlocked8: return 8;
     case Layout::kBlocked16: return 16;
+    case Layout::kChannelsLast:
     case Layout::kPlain: break;
   }
   return 1;
@@ -20,6 +24,7 @@ const char* layout_name(Layout l) {
   switch (l) {
     case Layout::kBlocked8: return "nCx8c";
     case Layout::kBlocked16: return "nCx16c";
+    case Layout::kChannelsLast: return "nhwc";
     case Layout::kPlain: break;
   }
   return "plain";
@@ -29,7 +34,7 @@ void Reorder::infer(InferContext& ctx) const {
   const PartialShape& s = ctx.input_shape(0);
   const int64_t b = std::max(layout_block(from), layout_block(to));
   if (s.rank_known()) {
-    CELER_CHECK(b == 1 || s.rank() >= 2, kShapeMismatch, "input of shape ", s.to_string(), " has no channel axis");
+    CELER_CHECK((from == Layout::kPlain && to == Layout::kPlain) || s.rank() >= 2, kShapeMismatch, "input of shape ", s.to_string(), " has no channel axis");
     if (b > 1 && s[1].is_static())
       CELER_CHECK(s[1].value() % b == 0, kShapeMismatch, "input of shape ", s.to_string(), " has channels that are not a multiple of the ", layout_name(from == Layout::kPlain ? to : from), " block (", b, ")");
   }
@@ -45,8 +50,9 @@ void Reorder::run(KernelContext& ctx) const {
   Tensor& y = ctx.output(0);
   const int64_t N = x.dim(0), C = x.dim(1);
   const int64_t S = N * C > 0 ? x.size() / (N * C) : 0;
-  const int64_t bf = layout_block(from), bt = layout_block(to);
-  auto offset = [&](int64_t b, int64_t n, int64_t c, int64_t s) {
+  auto offset = [&](Layout l, int64_t n, int64_t c, int64_t s) {
+    if (l == Layout::kChannelsLast) return (n * S + s) * C + c;
+    const int64_t b = layout_block(l);
     return ((n * (C / b) + c / b) * S + s) * b + c % b;
   };
   layout::dispatch_storage(x.type(), [&]<typename T>() {
@@ -54,7 +60,7 @@ void Reorder::run(KernelContext& ctx) const {
     T* dst = static_cast<T*>(y.raw());
     for (int64_t n = 0; n < N; ++n)
       for (int64_t c = 0; c < C; ++c)
-        for (int64_t s = 0; s < S; ++s) dst[offset(bt, n, c, s)] = src[offset(bf, n, c, s)];
+        for (int64_t s = 0; s < S; ++s) dst[offset(to, n, c, s)] = src[offset(from, n, c, s)];
   });
 }
 

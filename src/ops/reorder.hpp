@@ -1,7 +1,7 @@
 // Reorder: a CPU-internal op (no ONNX mapping) that converts an activation between the plain row-major layout and a
-// channel-blocked layout (nCx16c / nCx8c: channels split into blocks of 16 or 8 that are stored innermost). The logical
-// shape never changes; blocked layouts are only used when the channel count is a multiple of the block, so a blocked
-// tensor has exactly the size of the plain one. The CPU layout pass inserts Reorders at the boundaries of chains of
+// layout oneDNN prefers: channels-last (nhwc), or channel-blocked (nCx16c / nCx8c: channels split into blocks of 16 or
+// 8 that are stored innermost). The logical shape never changes; blocked layouts are only used when the channel count
+// is a multiple of the block, so every layout of a tensor has exactly the size of the plain one. The CPU layout pass inserts Reorders at the boundaries of chains of
 // layout-aware (oneDNN) nodes; every other kernel only ever sees plain tensors.
 #pragma once
 
@@ -11,9 +11,9 @@
 
 namespace celer {
 
-enum class Layout : uint8_t { kPlain, kBlocked8, kBlocked16 };
+enum class Layout : uint8_t { kPlain, kChannelsLast, kBlocked8, kBlocked16 };
 
-// Channels per block of a layout (1 for plain) and its name ("plain", "nCx8c", "nCx16c").
+// Channels per block of a blocked layout (1 otherwise) and a layout's name ("plain", "nhwc", "nCx8c", "nCx16c").
 int64_t layout_block(Layout l);
 const char* layout_name(Layout l);
 

@@ -77,7 +77,8 @@ bool fold_into_gemm(Rewriter& rw, Node& n) {
   if (!w || !w->constant || w->constant->type() != ElementType::kF32 || w->constant->rank() != 2) return false;
   const int64_t N = w->constant->dim(gemm->trans_b ? 0 : 1), K = w->constant->dim(gemm->trans_b ? 1 : 0);
   if (c && (!c->constant || c->constant->type() != ElementType::kF32 ||
-            !(c->constant->size() == N || c->constant->size() == 1) || (c->constant->rank() == 2 && c->constant->dim(0) != 1)))
+            !(c->constant->size() == N || c->constant->size() == 1) ||
+            (c->constant->rank() == 2 && c->constant->dim(0) != 1)))
     return false;
   Node* bn = nullptr;
   std::optional<Affine> f = batch_norm_after(rw, n.outputs[0], N, &bn);

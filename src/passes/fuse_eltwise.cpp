@@ -74,7 +74,7 @@ bool to_eltwise(Node& n) {
 }
 
 bool fuse_eltwise_chain(Rewriter& rw, Node& n) {
-  if (n.outputs.size() != 1 || !is_f32(n.outputs[0]) || !is_f32(n.inputs[0])) return false;
+  if (n.outputs.size() != 1 || n.inputs.empty() || !is_f32(n.outputs[0]) || !is_f32(n.inputs[0])) return false;
   const bool head_ok = op_as<Eltwise>(n) || float_unary(&n) ||
                        (op_as<Binary>(n) && (operand_index(&n, n.inputs[0]) || operand_index(&n, n.inputs[1])));
   if (!head_ok) return false;

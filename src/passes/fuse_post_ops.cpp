@@ -47,15 +47,16 @@ bool fuse_conv_bias_add(Rewriter& rw, Node& n) {
   int64_t per_channel = 1;
   for (int64_t i = 0; i < ct.rank(); ++i) {
     const int64_t axis = shift + i, d = ct.dim(i);
-    if (axis == 1 && d == M) per_channel = M;
-    else if (d != 1) return false;
+    if (axis == 1 && d == M)
+      per_channel = M;
+    else if (d != 1)
+      return false;
   }
   const Value* b = n.num_explicit_inputs > 2 ? n.inputs[2] : nullptr;
   if (b && (!b->constant || b->constant->type() != ElementType::kF32 || b->constant->size() != M)) return false;
   Tensor bias(ElementType::kF32, {M});
   for (int64_t m = 0; m < M; ++m)
-    bias.data<float>()[m] =
-        (b ? b->constant->data<float>()[m] : 0.0f) + ct.data<float>()[per_channel == M ? m : 0];
+    bias.data<float>()[m] = (b ? b->constant->data<float>()[m] : 0.0f) + ct.data<float>()[per_channel == M ? m : 0];
   Value* bv = rw.add_constant(n.name + "/bias", std::move(bias));
   if (n.num_explicit_inputs > 2)
     n.inputs[2] = bv;

@@ -85,7 +85,9 @@ Node* Rewriter::add_node(const std::string& name, std::unique_ptr<Op> op, std::v
   return g_.add_node(name, std::move(op), std::move(inputs), std::move(outputs));
 }
 
-Value* Rewriter::add_constant(const std::string& hint, Tensor t) { return g_.add_constant(unique_name(hint), std::move(t)); }
+Value* Rewriter::add_constant(const std::string& hint, Tensor t) {
+  return g_.add_constant(unique_name(hint), std::move(t));
+}
 
 Value* Rewriter::add_value(const std::string& hint, ValueType type) {
   return g_.add_value(unique_name(hint), std::move(type));

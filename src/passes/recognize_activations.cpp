@@ -39,7 +39,8 @@ void product_leaves(Rewriter& rw, Node* mul, std::vector<Value*>& leaves, int de
 bool is_x_over_sqrt2(Rewriter& rw, Value* z, Value* x, const Node* reader) {
   Node* p = inner(rw, z, reader);
   if (binary_of(p, BinaryFn::kDiv)) return p->inputs[0] == x && near(scalar_constant(p->inputs[1]), std::sqrt(2.0));
-  if (binary_of(p, BinaryFn::kMul)) return other_input(p, x) && near(scalar_constant(other_input(p, x)), std::sqrt(0.5));
+  if (binary_of(p, BinaryFn::kMul))
+    return other_input(p, x) && near(scalar_constant(other_input(p, x)), std::sqrt(0.5));
   return false;
 }
 

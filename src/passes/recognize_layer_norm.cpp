@@ -58,8 +58,9 @@ Value* match_normalize(Rewriter& rw, Node* div, int64_t* axis, float* eps) {
     Node* var = inner(rw, add->inputs[i], add);
     if (!e || trailing_mean_axis(var) != a) continue;
     Node* sq = inner(rw, var->inputs[0], var);
-    const bool square = (binary_of(sq, BinaryFn::kPow) && sq->inputs[0] == d && scalar_constant(sq->inputs[1]) == 2.0f) ||
-                        (binary_of(sq, BinaryFn::kMul) && sq->inputs[0] == d && sq->inputs[1] == d);
+    const bool square =
+        (binary_of(sq, BinaryFn::kPow) && sq->inputs[0] == d && scalar_constant(sq->inputs[1]) == 2.0f) ||
+        (binary_of(sq, BinaryFn::kMul) && sq->inputs[0] == d && sq->inputs[1] == d);
     if (!square) continue;
     // D's two readers are the square and the Div.
     for (const Use& u : rw.uses(d))

@@ -32,8 +32,13 @@ CompileOptions parse_compile_options(const Properties& properties) {
       CELER_CHECK(value == "0" || value == "1" || value == "true" || value == "false", kInvalidArgument,
                   "property 'enable_fusion' must be 0/1/true/false, got '", value, "'");
       o.enable_fusion = value == "1" || value == "true";
+    } else if (key == "inference_precision") {
+      CELER_CHECK(value == "f32" || value == "bf16", kInvalidArgument,
+                  "property 'inference_precision' must be f32 or bf16, got '", value, "'");
+      o.inference_precision = value == "bf16" ? ElementType::kBF16 : ElementType::kF32;
     } else {
-      CELER_THROW(kInvalidArgument, "unknown property '", key, "' (known: inference_num_threads, plan_memory, enable_fusion)");
+      CELER_THROW(kInvalidArgument, "unknown property '", key,
+                  "' (known: inference_num_threads, inference_precision, plan_memory, enable_fusion)");
     }
   }
   return o;

@@ -26,6 +26,9 @@ class Kernel {
 struct CompileOptions {
   int num_threads = 0;       // 0: all the process may use
   bool plan_memory = true;   // one liveness-planned arena for intermediates (property "plan_memory")
+  // "inference_precision": f32 (default) or bf16: conv/matmul weights and activations in bf16 where the device
+  // supports it, FP32 where accuracy needs it (softmax, normalisation, accumulation); outputs keep the model's types.
+  ElementType inference_precision = ElementType::kF32;
   bool enable_fusion = true;  // device graph passes fuse ops (property "enable_fusion"; cleanup passes always run)
 };
 

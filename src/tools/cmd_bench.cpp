@@ -28,6 +28,8 @@ struct BenchOptions {
   int64_t niter = 0;   // 0: run for `seconds`
   double seconds = 0;  // 0 with niter 0: the default duration
   int64_t warmup = 5;
+  int nthreads = 0;              // 0: all the process may use
+  std::string precision = "f32";
   std::string report;
   InputOptions inputs;
 };
@@ -92,8 +94,14 @@ int run_bench(const BenchOptions& opts) {
   if (!opts.report.empty()) check_writable(opts.report);
 
   Core core;
-  PreparedInputs in = prepare_inputs(core.read_model(opts.model), opts.inputs);
-  CompiledModel cm = core.compile_model(in.model, opts.device);
+  auto t_load = Clock::now();
+  Model model = core.read_model(opts.model);
+  const double load_ms = ms_since(t_load);
+  PreparedInputs in = prepare_inputs(model, opts.inputs);
+  Properties props;
+  if (opts.nthreads > 0) props["inference_num_threads"] = std::to_string(opts.nthreads);
+  props["inference_precision"] = opts.precision;
+  CompiledModel cm = core.compile_model(in.model, opts.device, props);
   InferRequest request = cm.create_infer_request();
   for (size_t i = 0; i < in.tensors.size(); ++i) request.set_input_tensor(i, in.tensors[i]);
 
@@ -125,7 +133,10 @@ int run_bench(const BenchOptions& opts) {
   j["throughput_fps"] = fps;
   j["iterations"] = samples.size();
   j["device"] = cm.device();
+  j["load_ms"] = load_ms;
   j["compile_ms"] = cm.compile_ms();
+  j["nthreads"] = opts.nthreads;
+  j["precision"] = opts.precision;
   j["first_inference_ms"] = first_ms;
   j["warmup"] = opts.warmup;
   j["model"] = opts.model;
@@ -140,7 +151,9 @@ int run_bench(const BenchOptions& opts) {
     os << "input         " << cm.inputs()[i].name << ": " << element_type_name(in.tensors[i].type())
        << dims_to_string(in.tensors[i].dims()) << (in.sources[i] == "random" ? " random" : " from " + in.sources[i])
        << "\n";
-  os << "compile:      " << format_ms(cm.compile_ms()) << " ms\n";
+  os << "load:         " << format_ms(load_ms) << " ms\n";
+  os << "compile:      " << format_ms(cm.compile_ms()) << " ms (" << (opts.nthreads > 0 ? std::to_string(opts.nthreads) : "all")
+     << " threads, " << opts.precision << ")\n";
   os << "first infer:  " << format_ms(first_ms) << " ms\n";
   os << "iterations:   " << samples.size() << " (after " << opts.warmup << " warm-up)\n";
   os << "latency (ms): median " << format_ms(median) << ", p90 " << format_ms(p90) << ", p99 " << format_ms(p99)
@@ -174,6 +187,11 @@ Command add_bench_command(CLI::App& app) {
       ->check(positive(true))
       ->capture_default_str();
   sub->add_option("--report", opts->report, "Write the results as JSON to this file");
+  sub->add_option("--nthreads", opts->nthreads, "Threads for inference (0: all the process may use)")
+      ->check(positive(true));
+  sub->add_option("--precision", opts->precision, "Inference precision: f32 or bf16")
+      ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
   add_input_options(*sub, opts->inputs);
   return {sub, [opts] { return run_bench(*opts); }};
 }

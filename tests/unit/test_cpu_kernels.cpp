@@ -70,7 +70,7 @@ std::vector<const cpu::SimdKernels*> variants() {
 }
 
 struct UnaryCase {
-  const char* op;
+  const char* op;  // the ONNX op type, or nullptr for functions made only by fusions
   UnaryFn fn;
   float alpha, beta;
   std::function<double(double)> oracle;
@@ -85,6 +85,11 @@ std::vector<UnaryCase> unary_cases() {
   return {
       {"Abs", UnaryFn::kAbs, 0, 0, [](double x) { return std::fabs(x); }},
       {"Ceil", UnaryFn::kCeil, 0, 0, [](double x) { return std::ceil(x); }},
+      {nullptr, UnaryFn::kClip, -1.5f, 2.0f, [](double x) { return x < -1.5 ? -1.5 : (2.0 < x ? 2.0 : x); }},
+      {nullptr, UnaryFn::kGelu, 0, 0, [](double x) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
+      {nullptr, UnaryFn::kGelu, 1, 0,
+       [](double x) { return 0.5 * x * (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))); }},
+      {nullptr, UnaryFn::kSilu, 0, 0, [](double x) { return x / (1 + std::exp(-x)); }},
       {"Erf", UnaryFn::kErf, 0, 0, [](double x) { return std::erf(x); }},
       {"Exp", UnaryFn::kExp, 0, 0, [](double x) { return std::exp(x); }},
       {"Floor", UnaryFn::kFloor, 0, 0, [](double x) { return std::floor(x); }},
@@ -122,16 +127,18 @@ std::vector<float> unary_inputs(int64_t n, uint32_t seed) {
 TEST(CpuKernelsSimd, UnaryMatchesOracleOnEveryVariant) {
   for (const auto* k : variants()) {
     for (const UnaryCase& uc : unary_cases()) {
-      ASSERT_TRUE(cpu::simd_supports(uc.fn)) << uc.op;
+      ASSERT_TRUE(cpu::simd_supports(uc.fn)) << unary_fn_name(uc.fn);
       for (int64_t n : kSizes) {
         std::vector<float> x = unary_inputs(n, uint32_t(n) + 1);
         Guarded y(n);
         k->unary(uc.fn, uc.alpha, uc.beta, x.data(), y.data(), n);
-        ASSERT_TRUE(y.guards_intact()) << uc.op << " " << cpu::isa_name(k->isa) << " n=" << n;
+        ASSERT_TRUE(y.guards_intact()) << unary_fn_name(uc.fn) << " " << cpu::isa_name(k->isa) << " n=" << n;
         for (int64_t i = 0; i < n; ++i) {
           const double want = double(float(uc.oracle(double(x[size_t(i)]))));
-          ASSERT_TRUE(close(want, y.data()[i], 1e-6, 1e-37))
-              << uc.op << " " << cpu::isa_name(k->isa) << " x=" << x[size_t(i)] << " want " << want << " got "
+          // Gelu: 1 + erf(x) cancels for x << 0, so its error is absolute (~1e-7 of |x|).
+          const double atol = uc.fn == UnaryFn::kGelu ? 1e-7 * std::fabs(x[size_t(i)]) + 1e-37 : 1e-37;
+          ASSERT_TRUE(close(want, y.data()[i], 1e-6, atol))
+              << unary_fn_name(uc.fn) << " " << uc.alpha << " " << cpu::isa_name(k->isa) << " x=" << x[size_t(i)] << " want " << want << " got "
               << y.data()[i];
         }
       }
@@ -292,7 +299,9 @@ TEST(CpuKernelsSimd, StartupChoiceIsTheBestVariant) {
   const cpu::Isa best = cpu::simd_for(cpu::Isa::kAvx512) ? cpu::Isa::kAvx512
                         : cpu::simd_for(cpu::Isa::kAvx2) ? cpu::Isa::kAvx2
                                                           : cpu::Isa::kScalar;
-  if (!std::getenv("CELER_CPU_ISA")) EXPECT_EQ(cpu::simd().isa, best);
+  if (!std::getenv("CELER_CPU_ISA")) {
+    EXPECT_EQ(cpu::simd().isa, best);
+  }
   EXPECT_NE(cpu::simd_for(cpu::Isa::kScalar), nullptr);
 }
 
@@ -326,6 +335,7 @@ std::string shape_str(const Dims& d) { return dims_to_string(d); }
 TEST(CpuKernels, UnaryMatchesReference) {
   const std::vector<Dims> shapes = {{1}, {7}, {15}, {16}, {17}, {33}, {3, 5, 67}, {2, 300, 129}};
   for (const UnaryCase& uc : unary_cases()) {
+    if (!uc.op) continue;
     for (const Dims& d : shapes) {
       OnnxBuilder b(14);
       b.input("x", kFloat, d);
@@ -487,6 +497,81 @@ TEST(CpuKernels, ReduceAxesMatchReference) {
   b.node("ReduceSum", {"x", "axes"}, {"y"});
   b.output("y");
   compare_devices(b, {random_tensor({4, 6, 9}, 4)}, "ReduceSum axes input", 1e-5, 1e-5);
+}
+
+// Chains of elementwise nodes that the CPU device fuses (Eltwise, recognised activations) against the unfused
+// reference.
+TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
+  struct Case {
+    const char* name;
+    Dims x;
+    std::function<void(OnnxBuilder&)> build;  // x -> y
+    std::vector<std::pair<std::string, Dims>> extra;  // further inputs
+  };
+  const Case cases[] = {
+      {"add-relu-mul", {2, 16, 7, 9},
+       [](OnnxBuilder& b) {
+         b.node("Add", {"x", "c"}, {"a"});
+         b.node("Relu", {"a"}, {"r"});
+         b.node("Mul", {"r", "s"}, {"m"});
+         b.node("Sigmoid", {"m"}, {"g"});
+         b.node("Sub", {"s", "g"}, {"y"});
+       },
+       {{"c", {16, 1, 1}}, {"s", {}}}},
+      {"gelu-erf", {3, 5, 37},
+       [](OnnxBuilder& b) {
+         b.initializer("r2", {1.41421356f}, {});
+         b.initializer("one", {1.0f}, {});
+         b.initializer("half", {0.5f}, {});
+         b.node("Div", {"x", "r2"}, {"d"});
+         b.node("Erf", {"d"}, {"e"});
+         b.node("Add", {"e", "one"}, {"p"});
+         b.node("Mul", {"x", "p"}, {"m"});
+         b.node("Mul", {"m", "half"}, {"y"});
+       },
+       {}},
+      {"gelu-tanh", {4, 77},
+       [](OnnxBuilder& b) {
+         b.initializer("three", {3.0f}, {});
+         b.initializer("k", {0.044715f}, {});
+         b.initializer("c", {0.7978845608f}, {});
+         b.initializer("one", {1.0f}, {});
+         b.initializer("half", {0.5f}, {});
+         b.node("Pow", {"x", "three"}, {"x3"});
+         b.node("Mul", {"x3", "k"}, {"kx3"});
+         b.node("Add", {"x", "kx3"}, {"inner"});
+         b.node("Mul", {"inner", "c"}, {"ci"});
+         b.node("Tanh", {"ci"}, {"t"});
+         b.node("Add", {"t", "one"}, {"p"});
+         b.node("Mul", {"x", "half"}, {"hx"});
+         b.node("Mul", {"hx", "p"}, {"y"});
+       },
+       {}},
+      {"silu", {2, 33, 17},
+       [](OnnxBuilder& b) {
+         b.node("Sigmoid", {"x"}, {"s"});
+         b.node("Mul", {"x", "s"}, {"y"});
+       },
+       {}},
+      {"bias-tanh-big", {2, 256, 160},
+       [](OnnxBuilder& b) {
+         b.node("Add", {"x", "c"}, {"a"});
+         b.node("Tanh", {"a"}, {"t"});
+         b.node("Max", {"t", "c"}, {"y"});
+       },
+       {{"c", {160}}}},
+  };
+  for (const Case& c : cases) {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, c.x);
+    for (const auto& [name, d] : c.extra) b.input(name, kFloat, d);
+    c.build(b);
+    b.output("y");
+    std::vector<Tensor> in = {random_tensor(c.x, 1, -5, 5)};
+    uint32_t seed = 2;
+    for (const auto& e : c.extra) in.push_back(random_tensor(e.second, seed++, -2, 2));
+    compare_devices(b, in, c.name, 1e-5, 1e-6);
+  }
 }
 
 // Timings of the fast kernels against the reference (run with --gtest_also_run_disabled_tests).

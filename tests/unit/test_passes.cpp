@@ -45,9 +45,7 @@ struct Result {
   size_t nodes_unfused = 0;  // after the pipeline with fusion off
   size_t nodes_fused = 0;
   std::vector<std::string> fused_ops;  // op type names of the fused graph
-  bool has(const std::string& op) const {
-    return std::find(fused_ops.begin(), fused_ops.end(), op) != fused_ops.end();
-  }
+  bool has(const std::string& op) const { return std::find(fused_ops.begin(), fused_ops.end(), op) != fused_ops.end(); }
 };
 
 void expect_near(const std::vector<Tensor>& want, const std::vector<Tensor>& got, const char* what, double tol) {

@@ -1,14 +1,17 @@
-// The CPU layout pass: activations stay channel-blocked (nCx16c with AVX-512, nCx8c with AVX2) across chains of
-// oneDNN convolutions and poolings and the elementwise nodes between them; explicit Reorder nodes convert at the
+// The CPU layout pass: activations stay in the layout oneDNN prefers on this CPU (channels-last, or channel-blocked
+// nCx16c / nCx8c; chosen by asking the primitives of the graph's convolutions, or by CELER_CPU_LAYOUT) across chains
+// of oneDNN convolutions and poolings and the elementwise nodes between them; explicit Reorder nodes convert at the
 // boundaries of a chain. One pass decides; kernels read the decision back from the graph's structure (value_layout):
 //   - a Reorder's output has its `to` layout;
 //   - Conv, ConvTranspose and Pool outputs, and the outputs of elementwise nodes (Unary, Clip, same-shape Binary),
 //     have the layout of their input 0;
 //   - everything else is plain.
-// Blocked layouts are only used when the channel count is a multiple of the block, so a blocked tensor has the same
-// shape and byte size as the plain one: Tensor, the memory planner and every other kernel are unchanged, and the pass
-// guarantees that no node other than those above ever reads a blocked value.
+// Every layout of a tensor has the same shape and byte size as the plain one (blocked layouts are only used when the
+// channel count is a multiple of the block): Tensor, the memory planner and every other kernel are unchanged, and the
+// pass guarantees that no node other than those above ever reads a non-plain value.
 #include <cstdlib>
+#include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -51,11 +54,11 @@ namespace {
 
 using onednn::static_shape;
 
-// An f32 activation of static shape, rank 3 to 5, whose channels fill whole blocks.
-bool blockable(const Value* v, int64_t block) {
+// An f32 activation of static shape, rank 3 to 5, whose channels fill whole blocks of the layout.
+bool blockable(const Value* v, Layout layout) {
   if (!static_shape(v) || v->type.elem != ElementType::kF32) return false;
   const PartialShape& s = v->type.shape;
-  return s.rank() >= 3 && s.rank() <= 5 && s[1].value() > 0 && s[1].value() % block == 0;
+  return s.rank() >= 3 && s.rank() <= 5 && s[1].value() > 0 && s[1].value() % layout_block(layout) == 0;
 }
 
 // Inputs of `n` that must share its layout when it runs blocked (others, e.g. weights, bias and per-channel post-op
@@ -85,10 +88,11 @@ bool is_elementwise(const Node& n) {
   return n.inputs[0]->type.shape == n.outputs[0]->type.shape;
 }
 
-// A node that can run with blocked activations, judged on its own.
-bool candidate(const Node& n, int64_t block, const CompileOptions& options) {
+// A node that can run with activations in `layout`, judged on its own. `runnable`: the Conv nodes oneDNN runs.
+bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node*>& runnable,
+               const CompileOptions& options) {
   if (n.outputs.empty() || !n.outputs[0] || n.num_explicit_inputs == 0 || !n.inputs[0]) return false;
-  if (!blockable(n.inputs[0], block) || !blockable(n.outputs[0], block)) return false;
+  if (!blockable(n.inputs[0], layout) || !blockable(n.outputs[0], layout)) return false;
   switch (n.op->kind()) {
     case OpKind::kConv: {
       const auto& op = static_cast<const Conv&>(*n.op);
@@ -104,7 +108,7 @@ bool candidate(const Node& n, int64_t block, const CompileOptions& options) {
         for (size_t i = 0; i < d.size(); ++i)
           if (d[i] != 1 && !(i == c_axis && d[i] == out[1].value())) return false;
       }
-      return n.inputs[1] && static_shape(n.inputs[1]) && make_onednn_conv(n, options) != nullptr;
+      return runnable.count(&n) != 0;
     }
     case OpKind::kPool:
       return make_onednn_pool(n, options) != nullptr;
@@ -113,24 +117,41 @@ bool candidate(const Node& n, int64_t block, const CompileOptions& options) {
   }
 }
 
-int64_t block_for_this_cpu() {
-  const auto isa = static_cast<int>(dnnl::get_effective_cpu_isa());
-  if (isa >= static_cast<int>(dnnl::cpu_isa::avx512_core)) return 16;
-  if (isa >= static_cast<int>(dnnl::cpu_isa::avx2)) return 8;
-  return 0;
+// The layout for the graph's chains: CELER_CPU_LAYOUT (plain, nhwc, nCx8c, nCx16c) when set, else the layout most of
+// its convolutions' primitives prefer on this CPU. Also collects the Conv nodes oneDNN runs.
+Layout choose_layout(const Graph& g, const CompileOptions& options, std::unordered_set<const Node*>& runnable) {
+  std::map<Layout, int> votes;
+  for (const auto& n : g.nodes) {
+    if (n->op->kind() != OpKind::kConv) continue;
+    if (std::optional<Layout> l = onednn::conv_preferred_layout(*n, options)) {
+      runnable.insert(n.get());
+      if (n->inputs[0]->type.shape[1].value() >= 16) ++votes[*l];  // not the stem: it prefers plain input
+    }
+  }
+  if (const char* env = std::getenv("CELER_CPU_LAYOUT")) {
+    for (Layout l : {Layout::kPlain, Layout::kChannelsLast, Layout::kBlocked8, Layout::kBlocked16})
+      if (std::string(env) == layout_name(l)) return l;
+  }
+  Layout best = Layout::kPlain;
+  int most = 0;
+  for (auto [l, n] : votes)
+    if (n > most) {
+      best = l;
+      most = n;
+    }
+  return best;
 }
 
 }  // namespace
 
 void run_layout_pass(Graph& g, const CompileOptions& options) {
-  if (const char* env = std::getenv("CELER_CPU_BLOCKED_LAYOUT"); env && std::string(env) == "0") return;
-  const int64_t block = block_for_this_cpu();
-  if (block == 0) return;
-  const Layout blocked = block == 16 ? Layout::kBlocked16 : Layout::kBlocked8;
+  std::unordered_set<const Node*> runnable;
+  const Layout blocked = choose_layout(g, options, runnable);
+  if (blocked == Layout::kPlain) return;
 
   std::unordered_set<Node*> chain;
   for (auto& n : g.nodes)
-    if (candidate(*n, block, options)) chain.insert(n.get());
+    if (candidate(*n, blocked, runnable, options)) chain.insert(n.get());
   // Pooling and elementwise nodes only join a chain that reaches them (a lone one would just add reorders).
   auto in_chain = [&](const Value* v) { return v && v->producer && chain.count(v->producer) != 0; };
   for (bool changed = true; changed;) {

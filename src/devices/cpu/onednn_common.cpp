@@ -27,6 +27,11 @@ Tag plain_tag(size_t rank) {
 
 Tag activation_tag(size_t rank, Layout layout) {
   if (layout == Layout::kPlain) return plain_tag(rank);
+  if (layout == Layout::kChannelsLast) {
+    static const Tag tags[] = {Tag::acb, Tag::acdb, Tag::acdeb};
+    CELER_CHECK(rank >= 3 && rank <= 5, kUnsupported, "channels-last layout of rank ", rank);
+    return tags[rank - 3];
+  }
   const bool b16 = layout == Layout::kBlocked16;
   switch (rank) {
     case 3: return b16 ? Tag::aBc16b : Tag::aBc8b;

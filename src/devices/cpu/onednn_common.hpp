@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -122,6 +123,8 @@ void append_key(std::vector<int64_t>& key, const Dims& dims);
 // The layout of a value as the CPU layout pass left it (defined in layout_pass.cpp): the `to` of a Reorder, the
 // layout of input 0 of a layout-aware node (Conv, Pool: their output keeps their input's layout), plain otherwise.
 Layout value_layout(const Value* v);
+// For a Conv with static shapes that oneDNN runs: the activation layout its primitive prefers (onednn_conv.cpp).
+std::optional<Layout> conv_preferred_layout(const Node& node, const CompileOptions& options);
 // The layouts of all inputs of a node.
 std::vector<Layout> input_layouts(const Node& node);
 

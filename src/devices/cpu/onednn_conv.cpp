@@ -3,6 +3,7 @@
 // primitive prefers; activations are read and written in the layout the CPU layout pass chose for them (plain ones are
 // reordered to the primitive's preferred layout and back inside the kernel).
 #include <algorithm>
+#include <optional>
 
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
@@ -55,6 +56,15 @@ class ConvKernel final : public Kernel {
   }
 
   const char* name() const override { return transposed_ ? "onednn:deconv" : "onednn:conv"; }
+
+  // The activation layout the primitive picked for its input (of those celer has; plain otherwise).
+  Layout preferred_layout() const {
+    if (!static_entry_) return Layout::kPlain;
+    const Dims x = node_.inputs[0]->type.shape.to_dims();
+    for (Layout l : {Layout::kChannelsLast, Layout::kBlocked16, Layout::kBlocked8})
+      if ((l == Layout::kChannelsLast || x[1] % layout_block(l) == 0) && static_entry_->src == f32_desc(x, l)) return l;
+    return Layout::kPlain;
+  }
 
   void run(KernelContext& ctx) const override {
     std::vector<Dims> dims(node_.num_explicit_inputs);
@@ -171,10 +181,14 @@ class ConvKernel final : public Kernel {
       wtag = group_ > 1 ? gio[spatial - 1] : io[spatial - 1];
     }
     e->wei_user = f32_desc(wd, wtag);
-    // The primitive picks its preferred layouts; activations in another layout are reordered inside run().
+    // Activations in a layout the pass chose are given in that layout first (so that no reorder is needed); else,
+    // or when oneDNN has no implementation for it, the primitive picks its preferred layouts and run() reorders.
     const memory::desc any_src(to_dims(x), memory::data_type::f32, Tag::any);
     const memory::desc any_dst(to_dims(y), memory::data_type::f32, Tag::any);
     const memory::desc any_wei(to_dims(wd), memory::data_type::f32, Tag::any);
+    std::vector<std::pair<memory::desc, memory::desc>> io;
+    if (layouts_[0] != Layout::kPlain) io.emplace_back(e->src_user, e->dst_user);
+    io.emplace_back(any_src, any_dst);
     const bool bias = in.size() > 2 && !in[2].empty();
     const memory::desc bias_md = bias ? f32_desc({M}, Tag::a) : memory::desc();
 
@@ -186,25 +200,27 @@ class ConvKernel final : public Kernel {
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
       attr.set_post_ops(post.ops);
-      try {
-        if (transposed_) {
-          dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::deconvolution_direct,
-                                              any_src, any_wei, bias_md, any_dst, strides, dilates, pad_l, pad_r);
-          dnnl::deconvolution_forward::primitive_desc pd(d, attr, engine());
-          finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::deconvolution_forward(pd));
-        } else {
-          dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
-                                            any_src, any_wei, bias_md, any_dst, strides, dilates, pad_l, pad_r);
-          dnnl::convolution_forward::primitive_desc pd(d, attr, engine());
-          finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::convolution_forward(pd));
+      for (const auto& [src_md, dst_md] : io) {
+        try {
+          if (transposed_) {
+            dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                                dnnl::algorithm::deconvolution_direct, src_md, any_wei, bias_md, dst_md,
+                                                strides, dilates, pad_l, pad_r);
+            dnnl::deconvolution_forward::primitive_desc pd(d, attr, engine());
+            finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::deconvolution_forward(pd));
+          } else {
+            dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
+                                              src_md, any_wei, bias_md, dst_md, strides, dilates, pad_l, pad_r);
+            dnnl::convolution_forward::primitive_desc pd(d, attr, engine());
+            finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::convolution_forward(pd));
+          }
+        } catch (const dnnl::error&) {
+          continue;
         }
-      } catch (const dnnl::error&) {
-        if (limit == 0) throw;
-        continue;
+        e->post = std::move(post);
+        if (wconst_) e->packed = pack(*wconst_, e->wei_user, e->wei);
+        return e;
       }
-      e->post = std::move(post);
-      if (wconst_) e->packed = pack(*wconst_, e->wei_user, e->wei);
-      return e;
     }
     return nullptr;
   }
@@ -257,6 +273,13 @@ std::unique_ptr<Kernel> make_conv_kernel(const Node& node, const CompileOptions&
 
 std::unique_ptr<Kernel> make_onednn_conv(const Node& node, const CompileOptions& options) {
   return make_conv_kernel(node, options, false);
+}
+
+std::optional<Layout> onednn::conv_preferred_layout(const Node& node, const CompileOptions& options) {
+  if (node.op->kind() != OpKind::kConv || !conv_supported(node)) return std::nullopt;
+  ConvKernel k(node, options, false);
+  if (!k.prepare() || !static_shape(node.inputs[0])) return std::nullopt;
+  return k.preferred_layout();
 }
 
 std::unique_ptr<Kernel> make_onednn_conv_transpose(const Node& node, const CompileOptions& options) {
