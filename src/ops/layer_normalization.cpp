@@ -81,8 +81,7 @@ void LayerNormalization::run(KernelContext& ctx) const {
       const double mean = s / double(inner);
       for (int64_t i = 0; i < inner; ++i) ss += (double(p[i]) - mean) * (double(p[i]) - mean);
       const double inv = 1.0 / std::sqrt(ss / double(inner) + double(epsilon));
-      for (int64_t i = 0; i < inner; ++i)
-        q[i] = T(A((double(p[i]) - mean) * inv * scale[size_t(i)] + bias[size_t(i)]));
+      for (int64_t i = 0; i < inner; ++i) q[i] = T(A((double(p[i]) - mean) * inv * scale[size_t(i)] + bias[size_t(i)]));
       auto store = [&](Tensor* t, double v) {
         if (!t) return;
         dispatch_float(t->type(), [&]<typename U>() {

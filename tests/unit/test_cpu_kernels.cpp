@@ -9,6 +9,7 @@
 #include <functional>
 #include <random>
 
+#include "devices/cpu/parallel.hpp"
 #include "devices/cpu/simd.hpp"
 #include "onnx_builder.hpp"
 
@@ -113,9 +114,9 @@ std::vector<UnaryCase> unary_cases() {
 // Inputs for unary functions: random values, the edges of the approximations' ranges and special values.
 std::vector<float> unary_inputs(int64_t n, uint32_t seed) {
   std::vector<float> v = random_values(n, seed);
-  const float specials[] = {0.0f,  -0.0f, 1e-6f,  -1e-6f, 0.55f,  -0.55f, 1.0f,    -1.0f,     3.92f,    -3.92f,
-                            88.0f, 88.9f, -87.5f, -104.f, 2.5f,   -2.5f,  0.5f,    INFINITY,  -INFINITY, NAN,
-                            20.0f, -20.f, 9.0f,   1e-30f, -1e-30f, 100.f, -100.0f, 1.5f,      -0.5f,    4.0f};
+  const float specials[] = {0.0f,  -0.0f, 1e-6f,  -1e-6f, 0.55f,   -0.55f, 1.0f,    -1.0f,    3.92f,     -3.92f,
+                            88.0f, 88.9f, -87.5f, -104.f, 2.5f,    -2.5f,  0.5f,    INFINITY, -INFINITY, NAN,
+                            20.0f, -20.f, 9.0f,   1e-30f, -1e-30f, 100.f,  -100.0f, 1.5f,     -0.5f,     4.0f};
   for (size_t i = 0; i < v.size() && i < std::size(specials); ++i) v[i * 7 % v.size()] = specials[i];
   return v;
 }
@@ -138,8 +139,8 @@ TEST(CpuKernelsSimd, UnaryMatchesOracleOnEveryVariant) {
           // Gelu: 1 + erf(x) cancels for x << 0, so its error is absolute (~1e-7 of |x|).
           const double atol = uc.fn == UnaryFn::kGelu ? 1e-7 * std::fabs(x[size_t(i)]) + 1e-37 : 1e-37;
           ASSERT_TRUE(close(want, y.data()[i], 1e-6, atol))
-              << unary_fn_name(uc.fn) << " " << uc.alpha << " " << cpu::isa_name(k->isa) << " x=" << x[size_t(i)] << " want " << want << " got "
-              << y.data()[i];
+              << unary_fn_name(uc.fn) << " " << uc.alpha << " " << cpu::isa_name(k->isa) << " x=" << x[size_t(i)]
+              << " want " << want << " got " << y.data()[i];
         }
       }
     }
@@ -147,7 +148,7 @@ TEST(CpuKernelsSimd, UnaryMatchesOracleOnEveryVariant) {
 }
 
 TEST(CpuKernelsSimd, BinaryStrideModesOnEveryVariant) {
-  const BinaryFn fns[] = {BinaryFn::kAdd, BinaryFn::kSub, BinaryFn::kMul, BinaryFn::kDiv,
+  const BinaryFn fns[] = {BinaryFn::kAdd, BinaryFn::kSub, BinaryFn::kMul,   BinaryFn::kDiv,
                           BinaryFn::kMax, BinaryFn::kMin, BinaryFn::kPRelu, BinaryFn::kPow};
   for (const auto* k : variants()) {
     for (BinaryFn fn : fns) {
@@ -164,18 +165,34 @@ TEST(CpuKernelsSimd, BinaryStrideModesOnEveryVariant) {
             const float p = a[size_t(i * sa)], q = b[size_t(i * sb)];
             float want = 0;
             switch (fn) {
-              case BinaryFn::kAdd: want = p + q; break;
-              case BinaryFn::kSub: want = p - q; break;
-              case BinaryFn::kMul: want = p * q; break;
-              case BinaryFn::kDiv: want = p / q; break;
-              case BinaryFn::kMax: want = std::isnan(p) ? p : std::max(p, q); break;
-              case BinaryFn::kMin: want = std::isnan(p) ? p : std::min(p, q); break;
-              case BinaryFn::kPRelu: want = p < 0 ? q * p : p; break;
-              default: want = std::pow(p, q); break;
+              case BinaryFn::kAdd:
+                want = p + q;
+                break;
+              case BinaryFn::kSub:
+                want = p - q;
+                break;
+              case BinaryFn::kMul:
+                want = p * q;
+                break;
+              case BinaryFn::kDiv:
+                want = p / q;
+                break;
+              case BinaryFn::kMax:
+                want = std::isnan(p) ? p : std::max(p, q);
+                break;
+              case BinaryFn::kMin:
+                want = std::isnan(p) ? p : std::min(p, q);
+                break;
+              case BinaryFn::kPRelu:
+                want = p < 0 ? q * p : p;
+                break;
+              default:
+                want = std::pow(p, q);
+                break;
             }
-            ASSERT_TRUE(close(want, y.data()[i], 1e-6, 0)) << binary_fn_name(fn) << " mode " << mode << " "
-                                                            << cpu::isa_name(k->isa) << " " << want << " vs "
-                                                            << y.data()[i];
+            ASSERT_TRUE(close(want, y.data()[i], 1e-6, 0))
+                << binary_fn_name(fn) << " mode " << mode << " " << cpu::isa_name(k->isa) << " " << want << " vs "
+                << y.data()[i];
           }
         }
       }
@@ -251,11 +268,16 @@ TEST(CpuKernelsSimd, LayerNormAndReduceOnEveryVariant) {
           double acc = fn == ReduceFn::kMax ? -INFINITY : (fn == ReduceFn::kMin ? INFINITY : 0);
           for (int64_t i = 0; i < n; ++i) {
             const double v = p[i * stride];
-            if (fn == ReduceFn::kMax) acc = std::max(acc, v);
-            else if (fn == ReduceFn::kMin) acc = std::min(acc, v);
-            else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2) acc += v * v;
-            else if (fn == ReduceFn::kL1) acc += std::fabs(v);
-            else acc += v;
+            if (fn == ReduceFn::kMax)
+              acc = std::max(acc, v);
+            else if (fn == ReduceFn::kMin)
+              acc = std::min(acc, v);
+            else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2)
+              acc += v * v;
+            else if (fn == ReduceFn::kL1)
+              acc += std::fabs(v);
+            else
+              acc += v;
           }
           if (fn == ReduceFn::kMean) acc /= double(n);
           if (fn == ReduceFn::kL2) acc = std::sqrt(acc);
@@ -278,11 +300,16 @@ TEST(CpuKernelsSimd, LayerNormAndReduceOnEveryVariant) {
             double a = fn == ReduceFn::kMax ? -INFINITY : (fn == ReduceFn::kMin ? INFINITY : 0);
             for (int64_t i = 0; i < nn; ++i) {
               const double v = x[size_t(i * saved_n + j)];
-              if (fn == ReduceFn::kMax) a = std::max(a, v);
-              else if (fn == ReduceFn::kMin) a = std::min(a, v);
-              else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2) a += v * v;
-              else if (fn == ReduceFn::kL1) a += std::fabs(v);
-              else a += v;
+              if (fn == ReduceFn::kMax)
+                a = std::max(a, v);
+              else if (fn == ReduceFn::kMin)
+                a = std::min(a, v);
+              else if (fn == ReduceFn::kSumSquare || fn == ReduceFn::kL2)
+                a += v * v;
+              else if (fn == ReduceFn::kL1)
+                a += std::fabs(v);
+              else
+                a += v;
             }
             if (fn == ReduceFn::kMean) a /= double(nn);
             if (fn == ReduceFn::kL2) a = std::sqrt(a);
@@ -298,11 +325,33 @@ TEST(CpuKernelsSimd, LayerNormAndReduceOnEveryVariant) {
 TEST(CpuKernelsSimd, StartupChoiceIsTheBestVariant) {
   const cpu::Isa best = cpu::simd_for(cpu::Isa::kAvx512) ? cpu::Isa::kAvx512
                         : cpu::simd_for(cpu::Isa::kAvx2) ? cpu::Isa::kAvx2
-                                                          : cpu::Isa::kScalar;
+                                                         : cpu::Isa::kScalar;
   if (!std::getenv("CELER_CPU_ISA")) {
     EXPECT_EQ(cpu::simd().isa, best);
   }
   EXPECT_NE(cpu::simd_for(cpu::Isa::kScalar), nullptr);
+}
+
+TEST(CpuKernelsSimd, ThreadsOnlyForLargeWork) {
+  EXPECT_EQ(cpu::threads_for(1000, cpu::kGrainTranscendental, 8), 1);  // no parallel region for small nodes
+  EXPECT_EQ(cpu::threads_for(64 * 1024 - 1, cpu::kGrainSimple, 8), 1);
+  EXPECT_EQ(cpu::threads_for(1 << 20, cpu::kGrainSimple, 8), 8);
+  EXPECT_EQ(cpu::threads_for(1 << 20, cpu::kGrainSimple, 1), 1);
+  CompileOptions one;
+  one.num_threads = 1;
+  EXPECT_EQ(cpu::max_threads(one), 1);
+  // The parts cover [0, n) once, with bounds on multiples of `align`.
+  for (int threads : {1, 2, 3, 7}) {
+    std::vector<int> hits(1000, 0);
+    std::vector<int64_t> starts(1000, -1);
+    cpu::parallel_for(1000, threads, 64, [&](int64_t b, int64_t e) {
+      starts[size_t(b)] = b;
+      for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
+    });
+    for (int h : hits) ASSERT_EQ(h, 1);
+    for (int64_t b : starts)
+      if (b >= 0) EXPECT_EQ(b % 64, 0);
+  }
 }
 
 // ---- Fast kernels against the reference kernels, through one-node models ----
@@ -352,10 +401,20 @@ TEST(CpuKernels, UnaryMatchesReference) {
 
 TEST(CpuKernels, BinaryBroadcastPatternsMatchReference) {
   const std::vector<std::pair<Dims, Dims>> pairs = {
-      {{7}, {7}},           {{17}, {1}},           {{1}, {17}},        {{}, {33}},
-      {{3, 17}, {17}},      {{3, 17}, {3, 1}},     {{2, 3, 5, 7}, {3, 1, 1}}, {{2, 1, 5}, {4, 1}},
-      {{2, 3, 4, 5}, {2, 1, 4, 1}}, {{1, 64, 30, 40}, {1, 64, 1, 1}}, {{300, 257}, {300, 257}},
-      {{5, 1, 1}, {1, 3, 1}}, {{0, 3}, {3}}, {{2, 2, 2, 2, 2, 2, 2, 2, 3}, {2, 1, 2, 1, 2, 1, 2, 1, 3}},
+      {{7}, {7}},
+      {{17}, {1}},
+      {{1}, {17}},
+      {{}, {33}},
+      {{3, 17}, {17}},
+      {{3, 17}, {3, 1}},
+      {{2, 3, 5, 7}, {3, 1, 1}},
+      {{2, 1, 5}, {4, 1}},
+      {{2, 3, 4, 5}, {2, 1, 4, 1}},
+      {{1, 64, 30, 40}, {1, 64, 1, 1}},
+      {{300, 257}, {300, 257}},
+      {{5, 1, 1}, {1, 3, 1}},
+      {{0, 3}, {3}},
+      {{2, 2, 2, 2, 2, 2, 2, 2, 3}, {2, 1, 2, 1, 2, 1, 2, 1, 3}},
   };
   for (const char* op : {"Add", "Sub", "Mul", "Div", "Max", "Min"}) {
     for (const auto& [da, db] : pairs) {
@@ -408,10 +467,9 @@ TEST(CpuKernels, ClipMatchesReference) {
 }
 
 TEST(CpuKernels, SoftmaxAnyAxisMatchesReference) {
-  const std::vector<std::pair<Dims, int64_t>> cases = {{{1}, -1},        {{7}, 0},          {{3, 17}, -1},
-                                                       {{3, 17}, 0},      {{2, 5, 33}, 1},   {{2, 5, 33}, 0},
-                                                       {{4, 16, 1000}, -1}, {{2, 1000, 40}, 1}, {{1, 200, 700}, 1},
-                                                       {{2, 0, 3}, 1}};
+  const std::vector<std::pair<Dims, int64_t>> cases = {
+      {{1}, -1},           {{7}, 0},           {{3, 17}, -1},      {{3, 17}, 0},  {{2, 5, 33}, 1}, {{2, 5, 33}, 0},
+      {{4, 16, 1000}, -1}, {{2, 1000, 40}, 1}, {{1, 200, 700}, 1}, {{2, 0, 3}, 1}};
   for (const char* op : {"Softmax", "LogSoftmax"}) {
     for (const auto& [d, axis] : cases) {
       OnnxBuilder b(13);
@@ -436,9 +494,9 @@ TEST(CpuKernels, LayerNormMatchesReference) {
     Dims scale;
     bool bias, stats;
   };
-  const Case cases[] = {{{1, 7}, -1, {7}, true, false},        {{3, 17}, -1, {17}, false, false},
-                        {{2, 5, 33}, -1, {33}, true, true},     {{2, 5, 33}, 1, {5, 33}, true, true},
-                        {{128, 768}, -1, {768}, true, false},   {{4, 9}, -1, {1}, true, false},
+  const Case cases[] = {{{1, 7}, -1, {7}, true, false},       {{3, 17}, -1, {17}, false, false},
+                        {{2, 5, 33}, -1, {33}, true, true},   {{2, 5, 33}, 1, {5, 33}, true, true},
+                        {{128, 768}, -1, {768}, true, false}, {{4, 9}, -1, {1}, true, false},
                         {{2, 3, 4}, 1, {4}, true, false}};
   for (const Case& c : cases) {
     OnnxBuilder b(17);
@@ -467,12 +525,10 @@ TEST(CpuKernels, ReduceAxesMatchReference) {
     int64_t keepdims;
   };
   const Case cases[] = {
-      {"ReduceMean", {3, 17}, {-1}, 1},         {"ReduceMean", {2, 64, 7, 7}, {2, 3}, 1},
-      {"ReduceSum", {4, 33, 5}, {1}, 0},        {"ReduceMax", {5, 1000}, {1}, 1},
-      {"ReduceMin", {2, 3, 19}, {0, 1}, 0},     {"ReduceSumSquare", {6, 17}, {0}, 1},
-      {"ReduceL1", {1, 7}, {1}, 1},             {"ReduceL2", {3, 1, 15}, {0, 2}, 1},
-      {"ReduceMean", {2, 3, 4}, {0, 2}, 1},     {"ReduceSum", {300, 300}, {0}, 1},
-      {"ReduceMean", {128, 768}, {-1}, 1},      {"ReduceMax", {1, 1, 1}, {1}, 1},
+      {"ReduceMean", {3, 17}, {-1}, 1},  {"ReduceMean", {2, 64, 7, 7}, {2, 3}, 1}, {"ReduceSum", {4, 33, 5}, {1}, 0},
+      {"ReduceMax", {5, 1000}, {1}, 1},  {"ReduceMin", {2, 3, 19}, {0, 1}, 0},     {"ReduceSumSquare", {6, 17}, {0}, 1},
+      {"ReduceL1", {1, 7}, {1}, 1},      {"ReduceL2", {3, 1, 15}, {0, 2}, 1},      {"ReduceMean", {2, 3, 4}, {0, 2}, 1},
+      {"ReduceSum", {300, 300}, {0}, 1}, {"ReduceMean", {128, 768}, {-1}, 1},      {"ReduceMax", {1, 1, 1}, {1}, 1},
       {"ReduceMean", {4, 5}, {}, 0},
   };
   for (const Case& c : cases) {
@@ -505,11 +561,12 @@ TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
   struct Case {
     const char* name;
     Dims x;
-    std::function<void(OnnxBuilder&)> build;  // x -> y
+    std::function<void(OnnxBuilder&)> build;          // x -> y
     std::vector<std::pair<std::string, Dims>> extra;  // further inputs
   };
   const Case cases[] = {
-      {"add-relu-mul", {2, 16, 7, 9},
+      {"add-relu-mul",
+       {2, 16, 7, 9},
        [](OnnxBuilder& b) {
          b.node("Add", {"x", "c"}, {"a"});
          b.node("Relu", {"a"}, {"r"});
@@ -518,7 +575,8 @@ TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
          b.node("Sub", {"s", "g"}, {"y"});
        },
        {{"c", {16, 1, 1}}, {"s", {}}}},
-      {"gelu-erf", {3, 5, 37},
+      {"gelu-erf",
+       {3, 5, 37},
        [](OnnxBuilder& b) {
          b.initializer("r2", {1.41421356f}, {});
          b.initializer("one", {1.0f}, {});
@@ -530,7 +588,8 @@ TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
          b.node("Mul", {"m", "half"}, {"y"});
        },
        {}},
-      {"gelu-tanh", {4, 77},
+      {"gelu-tanh",
+       {4, 77},
        [](OnnxBuilder& b) {
          b.initializer("three", {3.0f}, {});
          b.initializer("k", {0.044715f}, {});
@@ -547,13 +606,15 @@ TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
          b.node("Mul", {"hx", "p"}, {"y"});
        },
        {}},
-      {"silu", {2, 33, 17},
+      {"silu",
+       {2, 33, 17},
        [](OnnxBuilder& b) {
          b.node("Sigmoid", {"x"}, {"s"});
          b.node("Mul", {"x", "s"}, {"y"});
        },
        {}},
-      {"bias-tanh-big", {2, 256, 160},
+      {"bias-tanh-big",
+       {2, 256, 160},
        [](OnnxBuilder& b) {
          b.node("Add", {"x", "c"}, {"a"});
          b.node("Tanh", {"a"}, {"t"});
@@ -571,6 +632,50 @@ TEST(CpuKernels, FusedElementwiseChainsMatchReference) {
     uint32_t seed = 2;
     for (const auto& e : c.extra) in.push_back(random_tensor(e.second, seed++, -2, 2));
     compare_devices(b, in, c.name, 1e-5, 1e-6);
+  }
+}
+
+TEST(CpuKernels, TransposeMatchesReferenceBitForBit) {
+  struct Case {
+    Dims x;
+    std::vector<int64_t> perm;  // empty: reverse
+  };
+  const Case cases[] = {{{2, 3}, {1, 0}},
+                        {{7, 17}, {1, 0}},
+                        {{2, 3, 4, 5}, {0, 2, 1, 3}},
+                        {{2, 3, 4, 5}, {0, 2, 3, 1}},
+                        {{2, 3, 4, 5}, {3, 2, 1, 0}},
+                        {{2, 3, 4, 5}, {1, 0, 2, 3}},
+                        {{2, 3, 4, 5}, {}},
+                        {{1, 64, 1, 33}, {0, 3, 2, 1}},
+                        {{384, 771}, {1, 0}},
+                        {{2, 12, 128, 64}, {0, 2, 1, 3}},
+                        {{5}, {0}},
+                        {{3, 0, 2}, {2, 0, 1}},
+                        {{1, 1, 1}, {2, 1, 0}},
+                        {{17, 1, 33, 2}, {2, 3, 1, 0}}};
+  const std::pair<int, ElementType> types[] = {{onnx::TensorProto::FLOAT, ElementType::kF32},
+                                               {onnx::TensorProto::INT64, ElementType::kI64},
+                                               {onnx::TensorProto::UINT8, ElementType::kU8},
+                                               {onnx::TensorProto::FLOAT16, ElementType::kF16}};
+  for (const Case& c : cases) {
+    for (const auto& [onnx_type, type] : types) {
+      OnnxBuilder b(13);
+      b.input("x", onnx_type, c.x);
+      auto& n = b.node("Transpose", {"x"}, {"y"});
+      if (!c.perm.empty()) OnnxBuilder::attr(n, "perm", c.perm);
+      b.output("y");
+      Tensor x(type, c.x);
+      auto* bytes = static_cast<uint8_t*>(x.raw());
+      for (size_t i = 0; i < x.byte_size(); ++i) bytes[i] = uint8_t(i * 131 + i / 7);
+      if (type == ElementType::kF16)  // keep the values finite
+        for (size_t i = 1; i < x.byte_size(); i += 2) bytes[i] &= 0x3f;
+      const Tensor ref = b.run("REF", {x})[0], cpu = b.run("CPU", {x})[0];
+      ASSERT_EQ(ref.dims(), cpu.dims()) << shape_str(c.x);
+      ASSERT_EQ(ref.byte_size(), cpu.byte_size());
+      EXPECT_EQ(std::memcmp(ref.raw(), cpu.raw(), ref.byte_size()), 0)
+          << "Transpose " << shape_str(c.x) << " " << element_type_name(type);
+    }
   }
 }
 
@@ -637,6 +742,20 @@ TEST(CpuKernels, DISABLED_Timing) {
     b.node("Softmax", {"x"}, {"y"});
     b.output("y");
     report("Softmax 12x128x128", b, {random_tensor({12, 128, 128}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {1, 128, 12, 64});
+    OnnxBuilder::attr(b.node("Transpose", {"x"}, {"y"}), "perm", std::vector<int64_t>{0, 2, 3, 1});
+    b.output("y");
+    report("Transpose 1x128x12x64 (0,2,3,1)", b, {random_tensor({1, 128, 12, 64}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {1, 128, 12, 64});
+    OnnxBuilder::attr(b.node("Transpose", {"x"}, {"y"}), "perm", std::vector<int64_t>{0, 2, 1, 3});
+    b.output("y");
+    report("Transpose 1x128x12x64 (0,2,1,3)", b, {random_tensor({1, 128, 12, 64}, 1)});
   }
   {
     OnnxBuilder b(17);

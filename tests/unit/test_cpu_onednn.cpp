@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -468,7 +469,11 @@ std::shared_ptr<Graph> residual_block(const PostOps& conv2_post) {
 
 TEST(CpuOnednnLayout, ResidualChainStaysBlocked) {
   using K = PostOp::Kind;
+  // The layout oneDNN prefers here, then each one forced.
+  for (const char* layout : {"", "nhwc", "nCx8c", "nCx16c"})
   for (const PostOps& post : {PostOps{}, PostOps{PostOp::binary(K::kAdd, 3), PostOp::unary(UnaryFn::kRelu)}}) {
+    if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
+    SCOPED_TRACE(std::string("layout ") + layout);
     auto g = residual_block(post);
     Tensor x = random_tensor({1, 16, 12, 12}, 77);
     Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
@@ -484,7 +489,23 @@ TEST(CpuOnednnLayout, ResidualChainStaysBlocked) {
     std::vector<RtValue> got = cpu.run({RtValue(x)});
     expect_close(got[0].tensor, want[0].tensor, "gap output " + post_ops_to_string(post));
     expect_close(got[1].tensor, want[1].tensor, "relu output " + post_ops_to_string(post));
+    unsetenv("CELER_CPU_LAYOUT");
   }
+}
+
+// The oneDNN Reorder kernel against the reference one, between every pair of layouts.
+TEST(CpuOnednnLayout, ReorderKernel) {
+  const Layout all[] = {Layout::kPlain, Layout::kChannelsLast, Layout::kBlocked8, Layout::kBlocked16};
+  for (const Dims& d : std::vector<Dims>{{2, 32, 3, 5}, {1, 16, 2, 3, 4}, {3, 16, 7}})
+    for (Layout from : all)
+      for (Layout to : all) {
+        if (from == to) continue;
+        OneNode m;
+        m.input(d);
+        Node* n = m.finish(std::make_unique<Reorder>(from, to));
+        check_kernel(m, n, std::string("reorder ") + layout_name(from) + " to " + layout_name(to) + " " +
+                               dims_to_string(d));
+      }
 }
 
 // The reference Reorder kernel round-trips and really blocks channels.

@@ -38,9 +38,8 @@ class UnaryKernel final : public Kernel {
     const int64_t n = x.size();
     const int threads =
         cpu::threads_for(n, transcendental(op_.fn) ? cpu::kGrainTranscendental : cpu::kGrainSimple, threads_);
-    cpu::parallel_for(n, threads, 64, [&](int64_t b, int64_t e) {
-      simd().unary(op_.fn, op_.alpha, op_.beta, px + b, py + b, e - b);
-    });
+    cpu::parallel_for(n, threads, 64,
+                      [&](int64_t b, int64_t e) { simd().unary(op_.fn, op_.alpha, op_.beta, px + b, py + b, e - b); });
   }
 
  private:
@@ -195,7 +194,6 @@ class BinaryKernel final : public Kernel {
   const Binary& op_;
   int threads_;
 };
-
 
 // A fused chain of elementwise steps (Eltwise), applied tile by tile so that a tile stays in the L1 cache across the
 // steps; each step rounds to float like the separate nodes.

@@ -43,15 +43,15 @@ class ReduceKernel final : public Kernel {
                         [&](int64_t b, int64_t e) { cpu::simd().reduce_rows(fn, px + b * n, py + b, e - b, n); });
     } else if (outer >= threads) {
       cpu::parallel_for(outer, threads, 1, [&](int64_t b, int64_t e) {
-        for (int64_t o = b; o < e; ++o) cpu::simd().reduce_cols(fn, px + o * n * inner, py + o * inner, n, inner, inner);
+        for (int64_t o = b; o < e; ++o)
+          cpu::simd().reduce_cols(fn, px + o * n * inner, py + o * inner, n, inner, inner);
       });
     } else {
       for (int64_t o = 0; o < outer; ++o) {
         const float* xb = px + o * n * inner;
         float* yb = py + o * inner;
-        cpu::parallel_for(inner, threads, 16, [&](int64_t b, int64_t e) {
-          cpu::simd().reduce_cols(fn, xb + b, yb + b, n, e - b, inner);
-        });
+        cpu::parallel_for(inner, threads, 16,
+                          [&](int64_t b, int64_t e) { cpu::simd().reduce_cols(fn, xb + b, yb + b, n, e - b, inner); });
       }
     }
   }

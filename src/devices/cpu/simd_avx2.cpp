@@ -7,7 +7,7 @@
 
 #pragma GCC push_options
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"               // the vector types never cross these files
+#pragma GCC diagnostic ignored "-Wpsabi"                // the vector types never cross these files
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // a false positive inside GCC 12's avx512fintrin.h
 #pragma GCC target("avx2,fma")
 #pragma GCC optimize("fp-contract=off")  // a * b + c rounds twice unless V::fma is asked for, like the reference

@@ -7,7 +7,7 @@
 
 #pragma GCC push_options
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"               // the vector types never cross these files
+#pragma GCC diagnostic ignored "-Wpsabi"                // the vector types never cross these files
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // a false positive inside GCC 12's avx512fintrin.h
 #pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx2")
 #pragma GCC optimize("fp-contract=off")  // a * b + c rounds twice unless V::fma is asked for, like the reference
@@ -21,7 +21,9 @@ struct V {
   static __mmask16 tail(int64_t n) { return __mmask16((1u << n) - 1u); }
   static R load(const float* p) { return _mm512_loadu_ps(p); }
   static void store(float* p, R v) { _mm512_storeu_ps(p, v); }
-  static R loadn(const float* p, int64_t n, float fill) { return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail(n), p); }
+  static R loadn(const float* p, int64_t n, float fill) {
+    return _mm512_mask_loadu_ps(_mm512_set1_ps(fill), tail(n), p);
+  }
   static void storen(float* p, R v, int64_t n) { _mm512_mask_storeu_ps(p, tail(n), v); }
   static R set1(float v) { return _mm512_set1_ps(v); }
   static R add(R a, R b) { return _mm512_add_ps(a, b); }

@@ -132,9 +132,7 @@ void unary_impl(UnaryFn fn, float alpha, float beta, const float* x, float* y, i
     case UnaryFn::kSilu:
       return map1(x, y, n, [&](R v) { return V::div(v, V::add(one, vexp(V::neg(v)))); });
     case UnaryFn::kSign:
-      return map1(x, y, n, [&](R v) {
-        return V::select(V::gt(v, zero), one, V::select(V::lt(v, zero), c(-1.0f), v));
-      });
+      return map1(x, y, n, [&](R v) { return V::select(V::gt(v, zero), one, V::select(V::lt(v, zero), c(-1.0f), v)); });
     case UnaryFn::kSoftsign:
       return map1(x, y, n, [&](R v) { return V::div(v, V::add(one, V::abs(v))); });
     case UnaryFn::kSqrt:
@@ -274,8 +272,7 @@ inline void softmax_col_group(SoftmaxMode mode, const float* x, float* y, int64_
 
 void softmax_cols_impl(SoftmaxMode mode, const float* x, float* y, int64_t n, int64_t cols, int64_t ld) {
   if (n == 0) return;
-  for (int64_t j = 0; j < cols; j += kW)
-    softmax_col_group(mode, x + j, y + j, n, ld, cols - j < kW ? cols - j : kW);
+  for (int64_t j = 0; j < cols; j += kW) softmax_col_group(mode, x + j, y + j, n, ld, cols - j < kW ? cols - j : kW);
 }
 
 // ---- LayerNormalization ----
@@ -439,6 +436,13 @@ void reduce_cols_impl(ReduceFn fn, const float* x, float* y, int64_t n, int64_t 
 
 // The table of this variant (the including file sets `isa`).
 inline SimdKernels make_table(Isa isa) {
-  return SimdKernels{isa,           &unary_impl,       &clip_impl,        &binary_impl,     &softmax_rows_impl,
-                     &softmax_cols_impl, &layernorm_rows_impl, &reduce_rows_impl, &reduce_cols_impl};
+  return SimdKernels{isa,
+                     &unary_impl,
+                     &clip_impl,
+                     &binary_impl,
+                     &softmax_rows_impl,
+                     &softmax_cols_impl,
+                     &layernorm_rows_impl,
+                     &reduce_rows_impl,
+                     &reduce_cols_impl};
 }
