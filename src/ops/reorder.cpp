@@ -12,20 +12,27 @@ namespace celer {
 
 int64_t layout_block(Layout l) {
   switch (l) {
-    case Layout::kBlocked8: return 8;
-    case Layout::kBlocked16: return 16;
+    case Layout::kBlocked8:
+      return 8;
+    case Layout::kBlocked16:
+      return 16;
     case Layout::kChannelsLast:
-    case Layout::kPlain: break;
+    case Layout::kPlain:
+      break;
   }
   return 1;
 }
 
 const char* layout_name(Layout l) {
   switch (l) {
-    case Layout::kBlocked8: return "nCx8c";
-    case Layout::kBlocked16: return "nCx16c";
-    case Layout::kChannelsLast: return "nhwc";
-    case Layout::kPlain: break;
+    case Layout::kBlocked8:
+      return "nCx8c";
+    case Layout::kBlocked16:
+      return "nCx16c";
+    case Layout::kChannelsLast:
+      return "nhwc";
+    case Layout::kPlain:
+      break;
   }
   return "plain";
 }
@@ -34,9 +41,12 @@ void Reorder::infer(InferContext& ctx) const {
   const PartialShape& s = ctx.input_shape(0);
   const int64_t b = std::max(layout_block(from), layout_block(to));
   if (s.rank_known()) {
-    CELER_CHECK((from == Layout::kPlain && to == Layout::kPlain) || s.rank() >= 2, kShapeMismatch, "input of shape ", s.to_string(), " has no channel axis");
+    CELER_CHECK((from == Layout::kPlain && to == Layout::kPlain) || s.rank() >= 2, kShapeMismatch, "input of shape ",
+                s.to_string(), " has no channel axis");
     if (b > 1 && s[1].is_static())
-      CELER_CHECK(s[1].value() % b == 0, kShapeMismatch, "input of shape ", s.to_string(), " has channels that are not a multiple of the ", layout_name(from == Layout::kPlain ? to : from), " block (", b, ")");
+      CELER_CHECK(s[1].value() % b == 0, kShapeMismatch, "input of shape ", s.to_string(),
+                  " has channels that are not a multiple of the ", layout_name(from == Layout::kPlain ? to : from),
+                  " block (", b, ")");
   }
   ctx.set_output(0, ctx.input_type(0));
 }

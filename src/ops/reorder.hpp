@@ -1,8 +1,9 @@
 // Reorder: a CPU-internal op (no ONNX mapping) that converts an activation between the plain row-major layout and a
 // layout oneDNN prefers: channels-last (nhwc), or channel-blocked (nCx16c / nCx8c: channels split into blocks of 16 or
 // 8 that are stored innermost). The logical shape never changes; blocked layouts are only used when the channel count
-// is a multiple of the block, so every layout of a tensor has exactly the size of the plain one. The CPU layout pass inserts Reorders at the boundaries of chains of
-// layout-aware (oneDNN) nodes; every other kernel only ever sees plain tensors.
+// is a multiple of the block, so every layout of a tensor has exactly the size of the plain one. The CPU layout pass
+// inserts Reorders at the boundaries of chains of layout-aware (oneDNN) nodes; every other kernel only ever sees plain
+// tensors.
 #pragma once
 
 #include <cstdint>

@@ -322,6 +322,49 @@ TEST(CpuKernelsSimd, LayerNormAndReduceOnEveryVariant) {
   }
 }
 
+TEST(CpuKernelsSimd, HalfConversionsMatchTheTypesBitForBit) {
+  // Floats around the f16 and bf16 ranges: normals, subnormals, halfway cases, overflow, infinities, NaN.
+  std::vector<float> x = random_values(1100, 21, -70000, 70000);  // more than the largest size
+  const float specials[] = {0.0f,     -0.0f,     1e-5f, -6e-8f,        3e-8f,          65504.0f, 65520.0f, 1e-40f,
+                            INFINITY, -INFINITY, NAN,   1.0009765625f, 1.00048828125f, 3.0e38f,  -1e-7f,   2049.0f};
+  for (size_t i = 0; i < std::size(specials); ++i) x[i * 37] = specials[i];
+  for (size_t i = 500; i < 700; ++i) x[i] = x[i] * 1e-9f;
+  for (const auto* k : variants()) {
+    for (int64_t n : kSizes) {
+      std::vector<uint16_t> h(static_cast<size_t>(n + 16), 0xbeef), b(static_cast<size_t>(n + 16), 0xbeef);
+      k->f32_to_f16(x.data(), h.data() + 8, n);
+      k->f32_to_bf16(x.data(), b.data() + 8, n);
+      for (int64_t i = 0; i < 8; ++i) {
+        ASSERT_EQ(h[size_t(i)], 0xbeef);
+        ASSERT_EQ(h[size_t(n + 8 + i)], 0xbeef);
+        ASSERT_EQ(b[size_t(i)], 0xbeef);
+        ASSERT_EQ(b[size_t(n + 8 + i)], 0xbeef);
+      }
+      Guarded back_h(n), back_b(n);
+      k->f16_to_f32(h.data() + 8, back_h.data(), n);
+      k->bf16_to_f32(b.data() + 8, back_b.data(), n);
+      ASSERT_TRUE(back_h.guards_intact() && back_b.guards_intact());
+      for (int64_t i = 0; i < n; ++i) {
+        const float v = x[size_t(i)];
+        const uint16_t hh = h[size_t(i + 8)], bb = b[size_t(i + 8)];
+        if (std::isnan(v)) {
+          EXPECT_TRUE(std::isnan(float16::to_float(hh)) && std::isnan(back_h.data()[i]));
+          EXPECT_TRUE(std::isnan(back_b.data()[i]));
+          continue;
+        }
+        ASSERT_EQ(hh, float16::from_float(v)) << cpu::isa_name(k->isa) << " f16 of " << v;
+        ASSERT_EQ(bb, bfloat16::from_float(v)) << cpu::isa_name(k->isa) << " bf16 of " << v;
+        const float fh = float16::to_float(hh);
+        ASSERT_EQ(std::memcmp(&fh, back_h.data() + i, 4), 0) << cpu::isa_name(k->isa);
+        bfloat16 bv;
+        bv.bits = bb;
+        const float fb = float(bv);
+        ASSERT_EQ(std::memcmp(&fb, back_b.data() + i, 4), 0) << cpu::isa_name(k->isa);
+      }
+    }
+  }
+}
+
 TEST(CpuKernelsSimd, StartupChoiceIsTheBestVariant) {
   const cpu::Isa best = cpu::simd_for(cpu::Isa::kAvx512) ? cpu::Isa::kAvx512
                         : cpu::simd_for(cpu::Isa::kAvx2) ? cpu::Isa::kAvx2
@@ -679,6 +722,134 @@ TEST(CpuKernels, TransposeMatchesReferenceBitForBit) {
   }
 }
 
+namespace {
+// A tensor of `type` with arbitrary (finite for floats) bytes.
+Tensor patterned(ElementType type, const Dims& d, uint32_t seed) {
+  Tensor x(type, d);
+  auto* bytes = static_cast<uint8_t*>(x.raw());
+  for (size_t i = 0; i < x.byte_size(); ++i) bytes[i] = uint8_t(i * 131 + i / 7 + seed);
+  if (type == ElementType::kF32)
+    for (size_t i = 3; i < x.byte_size(); i += 4) bytes[i] &= 0x3f;
+  if (type == ElementType::kBool)
+    for (size_t i = 0; i < x.byte_size(); ++i) bytes[i] = (bytes[i] >> 3) & 1;
+  return x;
+}
+void expect_same_bytes(const OnnxBuilder& b, const std::vector<Tensor>& in, const std::string& what) {
+  const Tensor ref = b.run("REF", in)[0], cpu = b.run("CPU", in)[0];
+  ASSERT_EQ(ref.dims(), cpu.dims()) << what;
+  ASSERT_EQ(ref.type(), cpu.type()) << what;
+  EXPECT_EQ(std::memcmp(ref.raw(), cpu.raw(), ref.byte_size()), 0) << what;
+}
+}  // namespace
+
+TEST(CpuKernels, ExpandTileWhereMatchReferenceBitForBit) {
+  const std::pair<int, ElementType> types[] = {{onnx::TensorProto::FLOAT, ElementType::kF32},
+                                               {onnx::TensorProto::INT64, ElementType::kI64},
+                                               {onnx::TensorProto::UINT8, ElementType::kU8},
+                                               {onnx::TensorProto::BOOL, ElementType::kBool}};
+  const std::vector<std::pair<Dims, Dims>> expands = {
+      {{3, 1}, {2, 3, 17}}, {{1}, {33}}, {{7, 1, 5}, {7, 4, 5}}, {{}, {2, 3}}, {{1, 16}, {300, 16}}, {{2, 1}, {1, 1}}};
+  const std::vector<std::pair<Dims, std::vector<int64_t>>> tiles = {
+      {{3, 5}, {2, 3}}, {{7}, {5}}, {{2, 1, 3}, {1, 4, 2}}, {{1, 33}, {300, 1}}, {{4, 3}, {0, 2}}};
+  const std::vector<std::vector<Dims>> wheres = {{{17}, {17}, {17}},
+                                                 {{2, 1, 5}, {3, 1}, {5}},
+                                                 {{1, 1, 1, 9}, {2, 3, 7, 9}, {}},
+                                                 {{4, 1}, {1, 33}, {4, 33}},
+                                                 {{300, 257}, {300, 257}, {1}}};
+  for (const auto& [onnx_type, type] : types) {
+    const std::string tn(element_type_name(type));
+    for (const auto& [in_dims, shape] : expands) {
+      OnnxBuilder b(13);
+      b.input("x", onnx_type, in_dims);
+      b.initializer_i64("shape", shape, {int64_t(shape.size())});
+      b.node("Expand", {"x", "shape"}, {"y"});
+      b.output("y");
+      expect_same_bytes(b, {patterned(type, in_dims, 1)}, "Expand " + tn + shape_str(in_dims));
+    }
+    for (const auto& [in_dims, reps] : tiles) {
+      OnnxBuilder b(13);
+      b.input("x", onnx_type, in_dims);
+      b.initializer_i64("reps", reps, {int64_t(reps.size())});
+      b.node("Tile", {"x", "reps"}, {"y"});
+      b.output("y");
+      expect_same_bytes(b, {patterned(type, in_dims, 2)}, "Tile " + tn + shape_str(in_dims));
+    }
+    for (const auto& w : wheres) {
+      OnnxBuilder b(13);
+      b.input("c", onnx::TensorProto::BOOL, w[0]);
+      b.input("x", onnx_type, w[1]);
+      b.input("y", onnx_type, w[2]);
+      b.node("Where", {"c", "x", "y"}, {"z"});
+      b.output("z");
+      expect_same_bytes(b, {patterned(ElementType::kBool, w[0], 3), patterned(type, w[1], 4), patterned(type, w[2], 5)},
+                        "Where " + tn + shape_str(w[0]) + shape_str(w[1]) + shape_str(w[2]));
+    }
+  }
+}
+
+TEST(CpuKernels, CastHalfTypesMatchReferenceBitForBit) {
+  const std::pair<int, ElementType> halves[] = {{onnx::TensorProto::FLOAT16, ElementType::kF16},
+                                                {onnx::TensorProto::BFLOAT16, ElementType::kBF16}};
+  for (const auto& [onnx_type, type] : halves) {
+    for (const Dims& d : {Dims{1}, Dims{17}, Dims{3, 333}, Dims{2, 300, 129}}) {
+      Tensor x = random_tensor(d, 5, -70000, 70000);
+      for (int64_t i = 0; i < x.size(); i += 3) x.data<float>()[i] *= 1e-9f;  // subnormal halves too
+      OnnxBuilder to(13);
+      to.input("x", kFloat, d);
+      OnnxBuilder::attr(to.node("Cast", {"x"}, {"y"}), "to", int64_t(onnx_type));
+      to.output("y");
+      const Tensor ref = to.run("REF", {x})[0], cpu = to.run("CPU", {x})[0];
+      ASSERT_EQ(ref.type(), type);
+      ASSERT_EQ(cpu.type(), type);
+      ASSERT_EQ(std::memcmp(ref.raw(), cpu.raw(), ref.byte_size()), 0) << element_type_name(type) << shape_str(d);
+      OnnxBuilder from(13);
+      from.input("h", onnx_type, d);
+      OnnxBuilder::attr(from.node("Cast", {"h"}, {"y"}), "to", int64_t(onnx::TensorProto::FLOAT));
+      from.output("y");
+      const Tensor rf = from.run("REF", {ref})[0], cf = from.run("CPU", {ref})[0];
+      ASSERT_EQ(std::memcmp(rf.raw(), cf.raw(), rf.byte_size()), 0) << element_type_name(type) << shape_str(d);
+    }
+  }
+}
+
+// Decomposed attention, fused into one Attention node on CPU, against the unfused reference.
+TEST(CpuKernels, AttentionMatchesReference) {
+  struct Case {
+    Dims q, kt, v, mask;  // mask empty: none
+    bool scale_q;
+  };
+  const Case cases[] = {{{2, 3, 7, 5}, {2, 3, 5, 9}, {2, 3, 9, 4}, {2, 1, 1, 9}, false},
+                        {{1, 12, 17, 64}, {1, 12, 64, 17}, {1, 12, 17, 64}, {}, true},
+                        {{4, 33, 8}, {4, 8, 33}, {4, 33, 16}, {33, 33}, false},
+                        {{7, 5}, {5, 9}, {9, 3}, {7, 1}, true}};
+  for (const Case& c : cases) {
+    OnnxBuilder b(13);
+    b.input("q", kFloat, c.q);
+    b.input("kt", kFloat, c.kt);
+    b.input("v", kFloat, c.v);
+    b.initializer("s", {c.scale_q ? 0.125f : 8.0f}, {});  // 1 / sqrt(64): scores of a realistic size
+    std::string scores = "sc";
+    if (c.scale_q) {
+      b.node("Mul", {"q", "s"}, {"qs"});
+      b.node("MatMul", {"qs", "kt"}, {"sc"});
+    } else {
+      b.node("MatMul", {"q", "kt"}, {"raw"});
+      b.node("Div", {"raw", "s"}, {"sc"});
+    }
+    std::vector<Tensor> in = {random_tensor(c.q, 1, -2, 2), random_tensor(c.kt, 2, -2, 2), random_tensor(c.v, 3)};
+    if (!c.mask.empty()) {
+      b.input("m", kFloat, c.mask);
+      b.node("Add", {"sc", "m"}, {"masked"});
+      scores = "masked";
+      in.push_back(random_tensor(c.mask, 4, -3, 0));
+    }
+    OnnxBuilder::attr(b.node("Softmax", {scores}, {"p"}), "axis", int64_t(-1));
+    b.node("MatMul", {"p", "v"}, {"y"});
+    b.output("y");
+    compare_devices(b, in, "Attention " + shape_str(c.q), 1e-4, 1e-5);
+  }
+}
+
 // Timings of the fast kernels against the reference (run with --gtest_also_run_disabled_tests).
 TEST(CpuKernels, DISABLED_Timing) {
   auto time_ms = [](const OnnxBuilder& b, const char* dev, const std::vector<Tensor>& in) {
@@ -737,6 +908,23 @@ TEST(CpuKernels, DISABLED_Timing) {
     report("Gelu (5 nodes) 128x3072", b, {random_tensor({128, 3072}, 1)});
   }
   {
+    OnnxBuilder b(13);  // BERT-base attention, one sequence of 128
+    b.input("q", kFloat, {1, 12, 128, 64});
+    b.input("kt", kFloat, {1, 12, 64, 128});
+    b.input("v", kFloat, {1, 12, 128, 64});
+    b.input("m", kFloat, {1, 1, 1, 128});
+    b.initializer("s", {8.0f}, {});
+    b.node("MatMul", {"q", "kt"}, {"raw"});
+    b.node("Div", {"raw", "s"}, {"sc"});
+    b.node("Add", {"sc", "m"}, {"masked"});
+    b.node("Softmax", {"masked"}, {"p"});
+    b.node("MatMul", {"p", "v"}, {"y"});
+    b.output("y");
+    report("Attention 12 heads 128x64", b,
+           {random_tensor({1, 12, 128, 64}, 1), random_tensor({1, 12, 64, 128}, 2), random_tensor({1, 12, 128, 64}, 3),
+            random_tensor({1, 1, 1, 128}, 4)});
+  }
+  {
     OnnxBuilder b(13);
     b.input("x", kFloat, {12, 128, 128});
     b.node("Softmax", {"x"}, {"y"});
@@ -780,6 +968,38 @@ TEST(CpuKernels, DISABLED_Timing) {
     b.node("ReduceSum", {"x", "axes"}, {"y"});
     b.output("y");
     report("ReduceSum 1x256x56x56 axis 1", b, {random_tensor({1, 256, 56, 56}, 1)});
+  }
+  {
+    OnnxBuilder b(13);  // an attention mask applied to the scores
+    b.input("c", onnx::TensorProto::BOOL, {1, 1, 1, 128});
+    b.input("x", kFloat, {1, 12, 128, 128});
+    b.initializer("ninf", {-1e9f}, {});
+    b.node("Where", {"c", "x", "ninf"}, {"y"});
+    b.output("y");
+    report("Where 1x12x128x128 mask 1x1x1x128", b,
+           {Tensor(ElementType::kBool, {1, 1, 1, 128}), random_tensor({1, 12, 128, 128}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {1, 1, 768});
+    b.initializer_i64("shape", {64, 197, 768}, {3});
+    b.node("Expand", {"x", "shape"}, {"y"});
+    b.output("y");
+    report("Expand 1x1x768 -> 64x197x768", b, {random_tensor({1, 1, 768}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {128, 3072});
+    OnnxBuilder::attr(b.node("Cast", {"x"}, {"y"}), "to", int64_t(onnx::TensorProto::BFLOAT16));
+    b.output("y");
+    report("Cast f32->bf16 128x3072", b, {random_tensor({128, 3072}, 1)});
+  }
+  {
+    OnnxBuilder b(13);
+    b.input("x", kFloat, {128, 3072});
+    OnnxBuilder::attr(b.node("Cast", {"x"}, {"y"}), "to", int64_t(onnx::TensorProto::FLOAT16));
+    b.output("y");
+    report("Cast f32->f16 128x3072", b, {random_tensor({128, 3072}, 1)});
   }
   {
     OnnxBuilder b(13);

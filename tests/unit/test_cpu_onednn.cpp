@@ -13,12 +13,12 @@
 
 #include "devices/cpu/cpu_device.hpp"
 #include "ir/infer.hpp"
+#include "ops/binary.hpp"
 #include "ops/conv.hpp"
 #include "ops/conv_transpose.hpp"
 #include "ops/gemm.hpp"
 #include "ops/mat_mul.hpp"
 #include "ops/pool.hpp"
-#include "ops/binary.hpp"
 #include "ops/reorder.hpp"
 #include "ops/unary.hpp"
 #include "runtime/executor.hpp"
@@ -177,8 +177,7 @@ TEST(CpuOnednnConv, MatchesReference) {
       OneNode m;
       m.input(c.x);
       m.input(c.w, const_w);
-      if (c.bias)
-        m.input({c.w[0]}, const_w);
+      if (c.bias) m.input({c.w[0]}, const_w);
       Node* n = m.finish(conv_op(c));
       check_kernel(m, n, std::string(c.name) + (const_w ? " (constant W)" : " (run-time W)"));
     }
@@ -212,7 +211,8 @@ TEST(CpuOnednnConv, PostOps) {
       {"mul_per_channel", {PostOp::binary(K::kMul, 3)}, {{1, 18, 1, 1}}},
       {"add_channel_spatial", {PostOp::binary(K::kAdd, 3)}, {{18, 1, 1}}},
       {"add_row", {PostOp::binary(K::kAdd, 3)}, {{6}}},
-      {"relu_add_mul", {PostOp::unary(UnaryFn::kRelu), PostOp::binary(K::kAdd, 3), PostOp::binary(K::kMul, 4)},
+      {"relu_add_mul",
+       {PostOp::unary(UnaryFn::kRelu), PostOp::binary(K::kAdd, 3), PostOp::binary(K::kMul, 4)},
        {{2, 18, 5, 6}, {1, 18, 1, 1}}},
   };
   for (const PostCase& pc : cases) {
@@ -309,11 +309,14 @@ TEST(CpuOnednnMatMul, MatchesReference) {
       {"batched_b", {3, 5, 7}, {3, 7, 2}, true, {}, {}},
       {"vector_a", {7}, {7, 5}, true, {}, {}},
       {"vector_b", {4, 5, 7}, {7}, false, {}, {}},
-      {"post_bias_gelu", {2, 6, 16}, {16, 24}, true, {PostOp::binary(K::kAdd, 2), PostOp::unary(UnaryFn::kGelu)},
+      {"post_bias_gelu",
+       {2, 6, 16},
+       {16, 24},
+       true,
+       {PostOp::binary(K::kAdd, 2), PostOp::unary(UnaryFn::kGelu)},
        {{24}}},
       {"post_residual", {2, 6, 16}, {16, 24}, true, {PostOp::binary(K::kAdd, 2)}, {{2, 6, 24}}},
-      {"post_vector_a_add", {16}, {16, 8}, true, {PostOp::binary(K::kAdd, 2), PostOp::unary(UnaryFn::kTanh)},
-       {{8}}},
+      {"post_vector_a_add", {16}, {16, 8}, true, {PostOp::binary(K::kAdd, 2), PostOp::unary(UnaryFn::kTanh)}, {{8}}},
   };
   for (const Case& c : cases) {
     OneNode m;
@@ -385,7 +388,16 @@ TEST(CpuOnednnPool, MatchesReference) {
       {"avg_exclude_pad", PoolFn::kAverage, false, {1, 7, 9, 9}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}},
       {"avg_include_pad", PoolFn::kAverage, false, {1, 7, 9, 9}, {3, 3}, {2, 2}, {}, {1, 1, 1, 1}, false, true},
       {"avg_ceil_exclude", PoolFn::kAverage, false, {1, 4, 10, 10}, {3, 3}, {2, 2}, {}, {}, true},
-      {"avg_same_upper", PoolFn::kAverage, false, {1, 4, 7, 8}, {3, 2}, {2, 2}, {}, {}, false, false,
+      {"avg_same_upper",
+       PoolFn::kAverage,
+       false,
+       {1, 4, 7, 8},
+       {3, 2},
+       {2, 2},
+       {},
+       {},
+       false,
+       false,
        AutoPad::kSameUpper},
       {"max_1d", PoolFn::kMax, false, {2, 3, 17}, {4}, {3}, {}, {1, 2}},
       {"avg_3d", PoolFn::kAverage, false, {1, 2, 5, 6, 7}, {2, 3, 2}, {2, 1, 2}, {}, {0, 1, 0, 1, 0, 1}},
@@ -471,26 +483,26 @@ TEST(CpuOnednnLayout, ResidualChainStaysBlocked) {
   using K = PostOp::Kind;
   // The layout oneDNN prefers here, then each one forced.
   for (const char* layout : {"", "nhwc", "nCx8c", "nCx16c"})
-  for (const PostOps& post : {PostOps{}, PostOps{PostOp::binary(K::kAdd, 3), PostOp::unary(UnaryFn::kRelu)}}) {
-    if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
-    SCOPED_TRACE(std::string("layout ") + layout);
-    auto g = residual_block(post);
-    Tensor x = random_tensor({1, 16, 12, 12}, 77);
-    Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
-    std::vector<RtValue> want = ref.run({RtValue(x)});
+    for (const PostOps& post : {PostOps{}, PostOps{PostOp::binary(K::kAdd, 3), PostOp::unary(UnaryFn::kRelu)}}) {
+      if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
+      SCOPED_TRACE(std::string("layout ") + layout);
+      auto g = residual_block(post);
+      Tensor x = random_tensor({1, 16, 12, 12}, 77);
+      Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+      std::vector<RtValue> want = ref.run({RtValue(x)});
 
-    std::shared_ptr<Graph> cpu_graph(g->clone());
-    run_layout_pass(*cpu_graph, CompileOptions{});
-    int reorders = 0;
-    for (const auto& n : cpu_graph->nodes) reorders += n->op->kind() == OpKind::kReorder;
-    // In: x to blocked. Out: the GAP output and r1 (a graph output) back to plain. Nothing in between.
-    EXPECT_EQ(reorders, 3) << post_ops_to_string(post);
-    Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{});
-    std::vector<RtValue> got = cpu.run({RtValue(x)});
-    expect_close(got[0].tensor, want[0].tensor, "gap output " + post_ops_to_string(post));
-    expect_close(got[1].tensor, want[1].tensor, "relu output " + post_ops_to_string(post));
-    unsetenv("CELER_CPU_LAYOUT");
-  }
+      std::shared_ptr<Graph> cpu_graph(g->clone());
+      run_layout_pass(*cpu_graph, CompileOptions{});
+      int reorders = 0;
+      for (const auto& n : cpu_graph->nodes) reorders += n->op->kind() == OpKind::kReorder;
+      // In: x to blocked. Out: the GAP output and r1 (a graph output) back to plain. Nothing in between.
+      EXPECT_EQ(reorders, 3) << post_ops_to_string(post);
+      Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{});
+      std::vector<RtValue> got = cpu.run({RtValue(x)});
+      expect_close(got[0].tensor, want[0].tensor, "gap output " + post_ops_to_string(post));
+      expect_close(got[1].tensor, want[1].tensor, "relu output " + post_ops_to_string(post));
+      unsetenv("CELER_CPU_LAYOUT");
+    }
 }
 
 // The oneDNN Reorder kernel against the reference one, between every pair of layouts.
@@ -503,8 +515,8 @@ TEST(CpuOnednnLayout, ReorderKernel) {
         OneNode m;
         m.input(d);
         Node* n = m.finish(std::make_unique<Reorder>(from, to));
-        check_kernel(m, n, std::string("reorder ") + layout_name(from) + " to " + layout_name(to) + " " +
-                               dims_to_string(d));
+        check_kernel(m, n,
+                     std::string("reorder ") + layout_name(from) + " to " + layout_name(to) + " " + dims_to_string(d));
       }
 }
 

@@ -1,11 +1,15 @@
-// Data movement kernels of the CPU device: Transpose of any non-string element type, reduced to contiguous-run
-// copies or blocked 2-D transposes once size-1 dims are dropped and axes that stay adjacent are merged.
+// Data movement kernels of the CPU device, for any non-string element type: Transpose (contiguous-run copies or
+// blocked 2-D transposes once size-1 dims are dropped and axes that stay adjacent are merged), Expand and Tile
+// (row copies), Where (broadcast runs); and Cast between f32 and f16/bf16 with the vectorised conversions.
 #include <algorithm>
 #include <array>
 #include <cstring>
 
+#include "devices/cpu/broadcast.hpp"
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/parallel.hpp"
+#include "devices/cpu/simd.hpp"
+#include "ops/cast.hpp"
 #include "ops/transpose.hpp"
 
 namespace celer {
@@ -149,7 +153,232 @@ class TransposeKernel final : public Kernel {
   int threads_;
 };
 
+// Which conversion a cast from `from` to `to` is (0: none of ours).
+int cast_kind(ElementType from, ElementType to) {
+  if (from == ElementType::kF32 && to == ElementType::kF16) return 1;
+  if (from == ElementType::kF16 && to == ElementType::kF32) return 2;
+  if (from == ElementType::kF32 && to == ElementType::kBF16) return 3;
+  if (from == ElementType::kBF16 && to == ElementType::kF32) return 4;
+  return 0;
+}
+
+class CastKernel final : public Kernel {
+ public:
+  CastKernel(const Cast& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:cast"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& x = ctx.input(0);
+    const int kind = cast_kind(x.type(), op_.to);
+    if (kind == 0) return op_.run(ctx);
+    Tensor& y = ctx.output(0);
+    if (y.type() != op_.to || y.size() != x.size()) return op_.run(ctx);
+    const void* src = x.raw();
+    void* dst = y.raw();
+    const int64_t n = x.size();
+    cpu::parallel_for(n, cpu::threads_for(n, cpu::kGrainSimple, threads_), 64, [&](int64_t b, int64_t e) {
+      const cpu::SimdKernels& k = cpu::simd();
+      const auto* f = static_cast<const float*>(src) + b;
+      const auto* h = static_cast<const uint16_t*>(src) + b;
+      auto* fo = static_cast<float*>(dst) + b;
+      auto* ho = static_cast<uint16_t*>(dst) + b;
+      switch (kind) {
+        case 1:
+          return k.f32_to_f16(f, ho, e - b);
+        case 2:
+          return k.f16_to_f32(h, fo, e - b);
+        case 3:
+          return k.f32_to_bf16(f, ho, e - b);
+        default:
+          return k.bf16_to_f32(h, fo, e - b);
+      }
+    });
+  }
+
+ private:
+  const Cast& op_;
+  int threads_;
+};
+
+// Calls f.template operator()<S>() with an unsigned type of the element's size; false for strings and other sizes.
+template <typename F>
+bool with_storage(ElementType t, F&& f) {
+  if (t == ElementType::kString) return false;
+  switch (element_size(t)) {
+    case 1:
+      f.template operator()<uint8_t>();
+      return true;
+    case 2:
+      f.template operator()<uint16_t>();
+      return true;
+    case 4:
+      f.template operator()<uint32_t>();
+      return true;
+    case 8:
+      f.template operator()<uint64_t>();
+      return true;
+    default:
+      return false;
+  }
+}
+
+// The inferred static output shape, or null (the reference kernel then computes and checks it).
+const ValueType* static_output(const KernelContext& ctx) {
+  const ValueType* t = ctx.inferred_type(0);
+  return t && t->is_tensor() && t->shape.is_static() ? t : nullptr;
+}
+
+// Expand: the input broadcast to the inferred output shape, as contiguous row copies or fills.
+class ExpandKernel final : public Kernel {
+ public:
+  ExpandKernel(const Op& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:expand"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& in = ctx.input(0);
+    const ValueType* t = static_output(ctx);
+    if (!t || t->elem != in.type()) return op_.run(ctx);
+    const Dims out_dims = t->shape.to_dims();
+    if (in.rank() > int64_t(out_dims.size())) return op_.run(ctx);
+    for (int64_t i = 0; i < in.rank(); ++i) {
+      const int64_t d = in.dim(in.rank() - 1 - i), o = out_dims[out_dims.size() - 1 - size_t(i)];
+      if (d != 1 && d != o) return op_.run(ctx);
+    }
+    cpu::BroadcastPlan p;
+    if (!cpu::plan_broadcast(out_dims, {&in.dims()}, p)) return op_.run(ctx);
+    Tensor& out = ctx.output(0);
+    if (out.dims() != out_dims) return op_.run(ctx);
+    if (out.size() == 0) return;
+    const bool ok = with_storage(in.type(), [&]<typename S>() {
+      const S* src = static_cast<const S*>(in.raw());
+      S* dst = static_cast<S*>(out.raw());
+      cpu::for_each_run(p, cpu::threads_for(out.size(), cpu::kGrainSimple, threads_),
+                        [&](const int64_t* off, int64_t o, int64_t s, int64_t e) {
+                          if (p.step[0])
+                            std::memcpy(dst + o + s, src + off[0] + s, size_t(e - s) * sizeof(S));
+                          else
+                            std::fill(dst + o + s, dst + o + e, src[off[0]]);
+                        });
+    });
+    if (!ok) op_.run(ctx);
+  }
+
+ private:
+  const Op& op_;
+  int threads_;
+};
+
+// Tile: each output row (all axes but the last) is the matching input row repeated along the last axis.
+class TileKernel final : public Kernel {
+ public:
+  TileKernel(const Op& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:tile"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& in = ctx.input(0);
+    const ValueType* t = static_output(ctx);
+    if (!t || t->elem != in.type() || in.rank() == 0 || in.size() == 0) return op_.run(ctx);
+    const Dims out_dims = t->shape.to_dims();
+    if (int64_t(out_dims.size()) != in.rank()) return op_.run(ctx);
+    for (size_t k = 0; k < out_dims.size(); ++k)
+      if (out_dims[k] % in.dims()[k] != 0) return op_.run(ctx);
+    Tensor& out = ctx.output(0);
+    if (out.dims() != out_dims) return op_.run(ctx);
+    if (out.size() == 0) return;
+    const size_t r = out_dims.size();
+    const int64_t row = in.dims()[r - 1], reps = out_dims[r - 1] / row, rows = out.size() / out_dims[r - 1];
+    const Dims in_strides = strides_of(in.dims());
+    const bool ok = with_storage(in.type(), [&]<typename S>() {
+      const S* src = static_cast<const S*>(in.raw());
+      S* dst = static_cast<S*>(out.raw());
+      cpu::parallel_for(rows, cpu::threads_for(out.size(), cpu::kGrainSimple, threads_), 1, [&](int64_t b, int64_t e) {
+        for (int64_t o = b; o < e; ++o) {
+          int64_t rest = o, off = 0;
+          for (size_t k = r - 1; k-- > 0;) {
+            off += (rest % out_dims[k]) % in.dims()[k] * in_strides[k];
+            rest /= out_dims[k];
+          }
+          S* d = dst + o * row * reps;
+          for (int64_t j = 0; j < reps; ++j) std::memcpy(d + j * row, src + off, size_t(row) * sizeof(S));
+        }
+      });
+    });
+    if (!ok) op_.run(ctx);
+  }
+
+ private:
+  const Op& op_;
+  int threads_;
+};
+
+// Where: out = cond ? x : y with numpy broadcasting, run by run.
+class WhereKernel final : public Kernel {
+ public:
+  WhereKernel(const Op& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:where"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& c = ctx.input(0);
+    const Tensor& x = ctx.input(1);
+    const Tensor& y = ctx.input(2);
+    if (c.type() != ElementType::kBool || x.type() != y.type()) return op_.run(ctx);
+    Tensor& out = ctx.output(0);
+    if (out.type() != x.type()) return op_.run(ctx);
+    for (const Tensor* t : {&c, &x, &y}) {
+      if (t->rank() > out.rank()) return op_.run(ctx);
+      for (int64_t i = 0; i < t->rank(); ++i) {
+        const int64_t d = t->dim(t->rank() - 1 - i);
+        if (d != 1 && d != out.dim(out.rank() - 1 - i)) return op_.run(ctx);
+      }
+    }
+    if (out.size() == 0) return;
+    cpu::BroadcastPlan p;
+    if (!cpu::plan_broadcast(out.dims(), {&c.dims(), &x.dims(), &y.dims()}, p)) return op_.run(ctx);
+    const bool ok = with_storage(x.type(), [&]<typename S>() {
+      const bool* pc = c.data<bool>();
+      const S* px = static_cast<const S*>(x.raw());
+      const S* py = static_cast<const S*>(y.raw());
+      S* po = static_cast<S*>(out.raw());
+      const int64_t sc = p.step[0], sx = p.step[1], sy = p.step[2];
+      cpu::for_each_run(p, cpu::threads_for(out.size(), cpu::kGrainSimple, threads_),
+                        [&](const int64_t* off, int64_t o, int64_t s, int64_t e) {
+                          const bool* cc = pc + off[0];
+                          const S* xx = px + off[1];
+                          const S* yy = py + off[2];
+                          S* oo = po + o;
+                          if (sc && sx && sy) {
+                            for (int64_t i = s; i < e; ++i) oo[i] = cc[i] ? xx[i] : yy[i];
+                          } else {
+                            for (int64_t i = s; i < e; ++i) oo[i] = cc[i * sc] ? xx[i * sx] : yy[i * sy];
+                          }
+                        });
+    });
+    if (!ok) op_.run(ctx);
+  }
+
+ private:
+  const Op& op_;
+  int threads_;
+};
+
 }  // namespace
+
+std::unique_ptr<Kernel> make_cpu_expand(const Node& node, const CompileOptions& options) {
+  if (node.inputs[0]->type.elem == ElementType::kString) return nullptr;
+  return std::make_unique<ExpandKernel>(*node.op, cpu::max_threads(options));
+}
+
+std::unique_ptr<Kernel> make_cpu_tile(const Node& node, const CompileOptions& options) {
+  if (node.inputs[0]->type.elem == ElementType::kString) return nullptr;
+  return std::make_unique<TileKernel>(*node.op, cpu::max_threads(options));
+}
+
+std::unique_ptr<Kernel> make_cpu_where(const Node& node, const CompileOptions& options) {
+  if (node.inputs[1]->type.elem == ElementType::kString) return nullptr;
+  return std::make_unique<WhereKernel>(*node.op, cpu::max_threads(options));
+}
+
+std::unique_ptr<Kernel> make_cpu_cast(const Node& node, const CompileOptions& options) {
+  const auto& op = static_cast<const Cast&>(*node.op);
+  if (op.like || cast_kind(node.inputs[0]->type.elem, op.to) == 0) return nullptr;
+  return std::make_unique<CastKernel>(op, cpu::max_threads(options));
+}
 
 std::unique_ptr<Kernel> make_cpu_transpose(const Node& node, const CompileOptions& options) {
   const ElementType t = node.inputs[0]->type.elem;

@@ -81,10 +81,12 @@ bool is_elementwise(const Node& n) {
   if (k == OpKind::kClip)  // min and max are scalars
     for (size_t i = 1; i < n.num_explicit_inputs; ++i)
       if (n.inputs[i] && (!static_shape(n.inputs[i]) || n.inputs[i]->type.shape.rank() != 0)) return false;
-  if (k == OpKind::kBinary)  // no broadcasting: both operands have the output's shape
-    return n.num_explicit_inputs == 2 && static_shape(n.inputs[1]) &&
-           n.inputs[0]->type.shape == n.outputs[0]->type.shape &&
-           n.inputs[1]->type.shape == n.outputs[0]->type.shape;
+  // Binary: no broadcasting, both operands have the output's shape; neither is a constant (a Reorder of a constant
+  // could be folded into a constant whose layout the graph no longer shows).
+  if (k == OpKind::kBinary)
+    return n.num_explicit_inputs == 2 && static_shape(n.inputs[1]) && !n.inputs[0]->constant &&
+           !n.inputs[1]->constant &&
+           n.inputs[0]->type.shape == n.outputs[0]->type.shape && n.inputs[1]->type.shape == n.outputs[0]->type.shape;
   return n.inputs[0]->type.shape == n.outputs[0]->type.shape;
 }
 
@@ -102,7 +104,7 @@ bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node
         if (p.kind == PostOp::Kind::kUnary) continue;
         const Value* v = n.inputs[p.input];
         if (!static_shape(v) || v->type.elem != ElementType::kF32) return false;
-        if (v->type.shape == out) continue;
+        if (v->type.shape == out && !v->constant) continue;
         const Dims d = v->type.shape.to_dims();
         const size_t c_axis = 1 + d.size() - size_t(out.rank());
         for (size_t i = 0; i < d.size(); ++i)

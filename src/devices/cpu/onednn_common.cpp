@@ -34,10 +34,14 @@ Tag activation_tag(size_t rank, Layout layout) {
   }
   const bool b16 = layout == Layout::kBlocked16;
   switch (rank) {
-    case 3: return b16 ? Tag::aBc16b : Tag::aBc8b;
-    case 4: return b16 ? Tag::aBcd16b : Tag::aBcd8b;
-    case 5: return b16 ? Tag::aBcde16b : Tag::aBcde8b;
-    default: break;
+    case 3:
+      return b16 ? Tag::aBc16b : Tag::aBc8b;
+    case 4:
+      return b16 ? Tag::aBcd16b : Tag::aBcd8b;
+    case 5:
+      return b16 ? Tag::aBcde16b : Tag::aBcde8b;
+    default:
+      break;
   }
   CELER_THROW(kUnsupported, "blocked layout of rank ", rank);
 }
@@ -53,14 +57,30 @@ using Alg = dnnl::algorithm;
 bool append_unary(const PostOp& p, dnnl::post_ops& po) {
   auto add = [&](Alg a, float alpha = 0, float beta = 0) { po.append_eltwise(1.0f, a, alpha, beta); };
   switch (p.fn) {
-    case UnaryFn::kRelu: add(Alg::eltwise_relu); return true;
-    case UnaryFn::kLeakyRelu: add(Alg::eltwise_relu, p.alpha); return true;
-    case UnaryFn::kClip: add(Alg::eltwise_clip_v2, p.alpha, p.beta); return true;
-    case UnaryFn::kSigmoid: add(Alg::eltwise_logistic); return true;
-    case UnaryFn::kTanh: add(Alg::eltwise_tanh); return true;
-    case UnaryFn::kElu: add(Alg::eltwise_elu, p.alpha); return true;
-    case UnaryFn::kSilu: add(Alg::eltwise_swish, 1.0f); return true;
-    case UnaryFn::kGelu: add(p.alpha == 0 ? Alg::eltwise_gelu_erf : Alg::eltwise_gelu_tanh); return true;
+    case UnaryFn::kRelu:
+      add(Alg::eltwise_relu);
+      return true;
+    case UnaryFn::kLeakyRelu:
+      add(Alg::eltwise_relu, p.alpha);
+      return true;
+    case UnaryFn::kClip:
+      add(Alg::eltwise_clip_v2, p.alpha, p.beta);
+      return true;
+    case UnaryFn::kSigmoid:
+      add(Alg::eltwise_logistic);
+      return true;
+    case UnaryFn::kTanh:
+      add(Alg::eltwise_tanh);
+      return true;
+    case UnaryFn::kElu:
+      add(Alg::eltwise_elu, p.alpha);
+      return true;
+    case UnaryFn::kSilu:
+      add(Alg::eltwise_swish, 1.0f);
+      return true;
+    case UnaryFn::kGelu:
+      add(p.alpha == 0 ? Alg::eltwise_gelu_erf : Alg::eltwise_gelu_tanh);
+      return true;
     case UnaryFn::kHardSigmoid:  // clamp(a*x + b, 0, 1)
       add(Alg::eltwise_linear, p.alpha, p.beta);
       add(Alg::eltwise_clip_v2, 0.0f, 1.0f);
@@ -69,12 +89,23 @@ bool append_unary(const PostOp& p, dnnl::post_ops& po) {
       if (p.alpha != 1.0f / 6.0f || p.beta != 0.5f) return false;
       add(Alg::eltwise_hardswish);
       return true;
-    case UnaryFn::kAbs: add(Alg::eltwise_abs); return true;
-    case UnaryFn::kSqrt: add(Alg::eltwise_sqrt); return true;
-    case UnaryFn::kExp: add(Alg::eltwise_exp); return true;
-    case UnaryFn::kLog: add(Alg::eltwise_log); return true;
-    case UnaryFn::kSoftplus: add(Alg::eltwise_soft_relu); return true;
-    default: return false;
+    case UnaryFn::kAbs:
+      add(Alg::eltwise_abs);
+      return true;
+    case UnaryFn::kSqrt:
+      add(Alg::eltwise_sqrt);
+      return true;
+    case UnaryFn::kExp:
+      add(Alg::eltwise_exp);
+      return true;
+    case UnaryFn::kLog:
+      add(Alg::eltwise_log);
+      return true;
+    case UnaryFn::kSoftplus:
+      add(Alg::eltwise_soft_relu);
+      return true;
+    default:
+      return false;
   }
 }
 

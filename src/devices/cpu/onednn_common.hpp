@@ -11,14 +11,13 @@
 #include <omp.h>
 
 #include <cstdint>
+#include <dnnl.hpp>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
-
-#include <dnnl.hpp>
 
 #include "ops/op.hpp"
 #include "ops/post_ops.hpp"
@@ -71,8 +70,10 @@ void* scratch(Slot slot, size_t bytes);
 class ThreadScope {
  public:
   explicit ThreadScope(int n) : prev_(n > 0 ? omp_get_max_threads() : 0) {
-    if (n > 0 && n != prev_) omp_set_num_threads(n);
-    else prev_ = 0;
+    if (n > 0 && n != prev_)
+      omp_set_num_threads(n);
+    else
+      prev_ = 0;
   }
   ~ThreadScope() {
     if (prev_ > 0) omp_set_num_threads(prev_);

@@ -157,7 +157,8 @@ class ConvKernel final : public Kernel {
                  .pad_begin;
       }
       // oneDNN wants in + pl + pr = (out - 1) * s + span (Conv), the roles of in and out swapped for deconvolution.
-      const int64_t pr = transposed_ ? (x[2 + i] - 1) * s + span - y[2 + i] - pl : (y[2 + i] - 1) * s + span - x[2 + i] - pl;
+      const int64_t pr =
+          transposed_ ? (x[2 + i] - 1) * s + span - y[2 + i] - pl : (y[2 + i] - 1) * s + span - x[2 + i] - pl;
       strides.push_back(s);
       dilates.push_back(d - 1);
       pad_l.push_back(pl);

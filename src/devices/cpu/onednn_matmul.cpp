@@ -162,8 +162,10 @@ class MatMulKernel final : public Kernel {
       const Dims& cd = in[2];
       const bool row = (cd.size() == 1 && cd[0] == c[1]) || (cd.size() == 2 && cd[0] == 1 && cd[1] == c[1]);
       e->c_as_bias = row && alpha_ == 1.0f && beta_ == 1.0f;
-      if (e->c_as_bias) e->bias = f32_desc({1, c[1]}, Tag::ab);
-      else first.append_sum(beta_);
+      if (e->c_as_bias)
+        e->bias = f32_desc({1, c[1]}, Tag::ab);
+      else
+        first.append_sum(beta_);
     }
     // Binary post-op operands broadcast onto the output; with a 1-D operand the output is squeezed and no longer has
     // the primitive's rank, so only unary post-ops are fused then.

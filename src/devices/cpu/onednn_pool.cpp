@@ -1,7 +1,7 @@
 // oneDNN pooling kernels: MaxPool (without the Indices output), AveragePool and their Global forms, f32, 1 to 3 spatial
 // axes, strides, dilations, pads, ceil_mode. The activation keeps the layout the CPU layout pass gave it (plain or
-// channel-blocked). Cases oneDNN counts differently (LpPool, count_include_pad with ceil_mode growing the right pad) run
-// the reference kernel.
+// channel-blocked). Cases oneDNN counts differently (LpPool, count_include_pad with ceil_mode growing the right pad)
+// run the reference kernel.
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
 #include "ops/pool.hpp"
@@ -95,7 +95,7 @@ class PoolKernel final : public Kernel {
       pad_l.push_back(a.pad_begin);
       pad_r.push_back(pr);
     }
-    const dnnl::algorithm alg = op_.fn == PoolFn::kMax ? dnnl::algorithm::pooling_max
+    const dnnl::algorithm alg = op_.fn == PoolFn::kMax  ? dnnl::algorithm::pooling_max
                                 : op_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                                         : dnnl::algorithm::pooling_avg_exclude_padding;
     auto e = std::make_shared<PoolEntry>();

@@ -50,6 +50,12 @@ struct SimdKernels {
   void (*reduce_rows)(ReduceFn fn, const float* x, float* y, int64_t rows, int64_t n);
   // y[j] = fn over x[k * ld + j], k < n, for j < cols (n > 0).
   void (*reduce_cols)(ReduceFn fn, const float* x, float* y, int64_t n, int64_t cols, int64_t ld);
+  // Conversions between f32 and the 16-bit floats (bits), rounding to nearest even like float16/bfloat16 (a NaN
+  // stays NaN; its payload bits may differ).
+  void (*f32_to_f16)(const float* x, uint16_t* y, int64_t n);
+  void (*f16_to_f32)(const uint16_t* x, float* y, int64_t n);
+  void (*f32_to_bf16)(const float* x, uint16_t* y, int64_t n);
+  void (*bf16_to_f32)(const uint16_t* x, float* y, int64_t n);
 };
 
 // The variant for the best ISA of this processor, chosen at the first call. The environment variable CELER_CPU_ISA

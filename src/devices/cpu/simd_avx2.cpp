@@ -1,7 +1,8 @@
-// The AVX2 + FMA variant of the primitives in simd.hpp. Only reached when the processor supports it.
+// The AVX2 + FMA (+ F16C) variant of the primitives in simd.hpp. Only reached when the processor supports it.
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "devices/cpu/simd.hpp"
 
@@ -9,7 +10,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"                // the vector types never cross these files
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // a false positive inside GCC 12's avx512fintrin.h
-#pragma GCC target("avx2,fma")
+#pragma GCC target("avx2,fma,f16c")
 #pragma GCC optimize("fp-contract=off")  // a * b + c rounds twice unless V::fma is asked for, like the reference
 
 namespace celer::cpu::avx2 {
@@ -79,6 +80,55 @@ struct V {
     return _mm_cvtss_f32(_mm_min_ss(v, _mm_shuffle_ps(v, v, 1)));
   }
 };
+
+namespace {
+
+void f32_to_f16_impl(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = float16::from_float(x[i]);
+}
+
+void f16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))));
+  for (; i < n; ++i) y[i] = float16::to_float(x[i]);
+}
+
+// Like bfloat16::from_float: round to nearest even; a NaN keeps its high bits and becomes quiet.
+void f32_to_bf16_impl(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  const __m256i abs_mask = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+  const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff), quiet = _mm256_set1_epi32(0x40);
+  for (; i + 8 <= n; i += 8) {
+    const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(x + i));
+    const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs_mask), inf);
+    const __m256i hi = _mm256_srli_epi32(u, 16);
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(bias, _mm256_and_si256(hi, one))), 16);
+    r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, quiet), nan);
+    // 32 -> 16 bits: pack within each 128-bit lane, then gather the two lanes' low halves.
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(y + i), _mm256_castsi256_si128(packed));
+  }
+  for (; i < n; ++i) y[i] = bfloat16::from_float(x[i]);
+}
+
+void bf16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256i u = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i)));
+    _mm256_storeu_ps(y + i, _mm256_castsi256_ps(_mm256_slli_epi32(u, 16)));
+  }
+  for (; i < n; ++i) {
+    const uint32_t u = uint32_t(x[i]) << 16;
+    std::memcpy(y + i, &u, 4);
+  }
+}
+
+}  // namespace
 
 #include "devices/cpu/simd_impl.inl"
 

@@ -2,6 +2,7 @@
 #include <immintrin.h>
 
 #include <cstdint>
+#include <cstring>
 
 #include "devices/cpu/simd.hpp"
 
@@ -9,7 +10,7 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"                // the vector types never cross these files
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // a false positive inside GCC 12's avx512fintrin.h
-#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx2")
+#pragma GCC target("avx512f,avx512dq,avx512bw,avx512vl,fma,avx2,f16c")
 #pragma GCC optimize("fp-contract=off")  // a * b + c rounds twice unless V::fma is asked for, like the reference
 
 namespace celer::cpu::avx512 {
@@ -54,6 +55,53 @@ struct V {
   static float hmax(R a) { return _mm512_reduce_max_ps(a); }
   static float hmin(R a) { return _mm512_reduce_min_ps(a); }
 };
+
+namespace {
+
+void f32_to_f16_impl(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                        _mm512_cvtps_ph(_mm512_loadu_ps(x + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  for (; i < n; ++i) y[i] = float16::from_float(x[i]);
+}
+
+void f16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i))));
+  for (; i < n; ++i) y[i] = float16::to_float(x[i]);
+}
+
+// Like bfloat16::from_float: round to nearest even; a NaN keeps its high bits and becomes quiet.
+void f32_to_bf16_impl(const float* x, uint16_t* y, int64_t n) {
+  int64_t i = 0;
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff), inf = _mm512_set1_epi32(0x7f800000);
+  const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), quiet = _mm512_set1_epi32(0x40);
+  for (; i + 16 <= n; i += 16) {
+    const __m512i u = _mm512_castps_si512(_mm512_loadu_ps(x + i));
+    const __mmask16 nan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, abs_mask), inf);
+    const __m512i hi = _mm512_srli_epi32(u, 16);
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(hi, one))), 16);
+    r = _mm512_mask_blend_epi32(nan, r, _mm512_or_si512(hi, quiet));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i), _mm512_cvtepi32_epi16(r));
+  }
+  for (; i < n; ++i) y[i] = bfloat16::from_float(x[i]);
+}
+
+void bf16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i u = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x + i)));
+    _mm512_storeu_ps(y + i, _mm512_castsi512_ps(_mm512_slli_epi32(u, 16)));
+  }
+  for (; i < n; ++i) {
+    const uint32_t u = uint32_t(x[i]) << 16;
+    std::memcpy(y + i, &u, 4);
+  }
+}
+
+}  // namespace
 
 #include "devices/cpu/simd_impl.inl"
 

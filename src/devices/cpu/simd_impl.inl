@@ -444,5 +444,9 @@ inline SimdKernels make_table(Isa isa) {
                      &softmax_cols_impl,
                      &layernorm_rows_impl,
                      &reduce_rows_impl,
-                     &reduce_cols_impl};
+                     &reduce_cols_impl,
+                     &f32_to_f16_impl,
+                     &f16_to_f32_impl,
+                     &f32_to_bf16_impl,
+                     &bf16_to_f32_impl};
 }

@@ -1,6 +1,7 @@
 // The portable variant of the primitives in simd.hpp (one float per "vector"; the compiler may still use SSE2).
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "devices/cpu/simd.hpp"
 
@@ -42,6 +43,26 @@ struct V {
   static float hmax(R a) { return a; }
   static float hmin(R a) { return a; }
 };
+
+namespace {
+
+void f32_to_f16_impl(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float16::from_float(x[i]);
+}
+void f16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = float16::to_float(x[i]);
+}
+void f32_to_bf16_impl(const float* x, uint16_t* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] = bfloat16::from_float(x[i]);
+}
+void bf16_to_f32_impl(const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t u = uint32_t(x[i]) << 16;
+    std::memcpy(y + i, &u, 4);
+  }
+}
+
+}  // namespace
 
 #include "devices/cpu/simd_impl.inl"
 
