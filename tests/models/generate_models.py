@@ -136,9 +136,21 @@ def calibrate_batchnorm(model, specs):
             model(*[torch.randn((2,) + tuple(shape[1:]), generator=gen) for _, shape, _ in specs])
 
 
+def randomize_zero_layers(model):
+    """Some constructors start layers at zero (ViT's classifier head): give them random weights so the outputs
+    depend on the whole network."""
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.Linear) and not m.weight.any():
+                torch.nn.init.normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    torch.nn.init.normal_(m.bias, std=0.02)
+
+
 def export(name, opset, out_dir):
     torch.manual_seed(0)
     model, specs = MODELS[name]()
+    randomize_zero_layers(model)
     calibrate_batchnorm(model, specs)
     model.eval()
     rng = np.random.default_rng(1234)

@@ -9,10 +9,12 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "devices/cpu/cpu_device.hpp"
 #include "ir/infer.hpp"
+#include "onnx_builder.hpp"
 #include "ops/binary.hpp"
 #include "ops/conv.hpp"
 #include "ops/conv_transpose.hpp"
@@ -539,4 +541,55 @@ TEST(CpuOnednnLayout, ReorderReference) {
   back.add(v);
   back.finish(std::make_unique<Reorder>(Layout::kBlocked16, Layout::kPlain));
   expect_close(run_on(back, "REF")[0].tensor, m.feeds[0], "round trip");
+}
+
+// A channel Concat between convolutions stays in the chain's layout (oneDNN concat), for every layout.
+TEST(CpuOnednnLayout, ChannelConcat) {
+  celer::test::OnnxBuilder b(13);
+  b.input("x", onnx::TensorProto::FLOAT, {1, 16, 9, 10});
+  auto weights = [&](const std::string& name, Dims d) {
+    Tensor t = random_tensor(d, uint32_t(d[0] * 31 + d[1]));
+    b.initializer(name, std::vector<float>(t.data<float>(), t.data<float>() + t.size()), d);
+  };
+  weights("wa", {16, 16, 3, 3});
+  weights("wb", {32, 16, 1, 1});
+  weights("wc", {16, 48, 1, 1});
+  auto& ca = b.node("Conv", {"x", "wa"}, {"a"});
+  celer::test::OnnxBuilder::attr(ca, "pads", std::vector<int64_t>{1, 1, 1, 1});
+  b.node("Conv", {"x", "wb"}, {"b"});
+  auto& cat = b.node("Concat", {"a", "b"}, {"ab"});
+  celer::test::OnnxBuilder::attr(cat, "axis", int64_t{1});
+  b.node("Relu", {"ab"}, {"r"});
+  b.node("Conv", {"r", "wc"}, {"y"});
+  b.output("y");
+  Tensor x = random_tensor({1, 16, 9, 10}, 5);
+  const Tensor want = b.run("REF", {x})[0];
+  for (const char* layout : {"", "nhwc", "nCx8c", "nCx16c", "plain"}) {
+    if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
+    expect_close(b.run("CPU", {x})[0], want, std::string("layout ") + layout);
+    unsetenv("CELER_CPU_LAYOUT");
+  }
+}
+
+// Kernels run from several threads at once (one compiled graph, per-thread streams and scratch buffers).
+TEST(CpuOnednnLayout, ConcurrentRuns) {
+  auto g = residual_block({});
+  Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+  std::shared_ptr<Graph> cpu_graph(g->clone());
+  run_layout_pass(*cpu_graph, CompileOptions{});
+  Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{1});
+  std::vector<Tensor> xs, want;
+  for (uint32_t i = 0; i < 4; ++i) {
+    xs.push_back(random_tensor({1, 16, 12, 12}, 100 + i));
+    want.push_back(ref.run({RtValue(xs.back())})[0].tensor);
+  }
+  std::vector<std::vector<Tensor>> got(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int r = 0; r < 5; ++r) got[t].push_back(cpu.run({RtValue(xs[t])})[0].tensor);
+    });
+  for (auto& t : threads) t.join();
+  for (size_t t = 0; t < 4; ++t)
+    for (const Tensor& y : got[t]) expect_close(y, want[t], "thread " + std::to_string(t));
 }

@@ -6,8 +6,8 @@
 // - AVX-512: a register-blocked micro-kernel (up to 8 rows x 32 columns of accumulators, B read as rows of 16 floats,
 //   masked tails), used for both products since Kt [K, N] and V [N, D] are both row-major "B" operands;
 // - otherwise: oneDNN's single-threaded SGEMM on the same blocks.
-// Threads (OpenMP, at most CompileOptions::num_threads): the batch matrices, split further into row blocks when there
-// are fewer of them than a multiple of the threads.
+// Threads (OpenMP, at most CompileOptions::num_threads, fewer for small work): units of (batch matrix, up to 32 query
+// rows), scheduled dynamically. Nothing is allocated per call but the calling thread's scratch, which grows once.
 //
 // Accuracy: the scale multiplies the scores (a division becomes a multiplication by the reciprocal, a scale of Q
 // moves onto the scores), exp is simd.hpp's polynomial and sums accumulate in float: within ~1e-6 relative of the
@@ -257,16 +257,16 @@ class AttentionKernel final : public Kernel {
         alpha = 1.0f / op_.scale;
         break;
     }
-    const Args args{q.data<float>(),
-                    kt.data<float>(),
-                    v.data<float>(),
-                    mask ? mask->data<float>() : nullptr,
-                    y.data<float>(),
-                    alpha,
-                    &g,
-                    chunks,
-                    row_tiles,
-                    ld};
+    const Args args{.q = q.data<float>(),
+                    .kt = kt.data<float>(),
+                    .v = v.data<float>(),
+                    .mask = mask ? mask->data<float>() : nullptr,
+                    .y = y.data<float>(),
+                    .alpha = alpha,
+                    .g = &g,
+                    .chunks = chunks,
+                    .row_tiles = row_tiles,
+                    .ld = ld};
     onednn::ThreadScope scope(impl_ == Impl::kSgemm ? nt : 0);  // SGEMM stays single-threaded inside the units
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -278,11 +278,16 @@ class AttentionKernel final : public Kernel {
 
  private:
   struct Args {
-    const float *q, *kt, *v, *mask;
+    const float* q;
+    const float* kt;
+    const float* v;
+    const float* mask;
     float* y;
     float alpha;
     const Geometry* g;
-    int64_t chunks, row_tiles, ld;
+    int64_t chunks;     // units per batch matrix
+    int64_t row_tiles;  // of kRowBlock rows per batch matrix
+    int64_t ld;         // of the scores tile
   };
 
   void run_unit(const Args& a, int64_t unit, float* sc, int64_t tile_rows) const {

@@ -3,8 +3,8 @@
 // of oneDNN convolutions and poolings and the elementwise nodes between them; explicit Reorder nodes convert at the
 // boundaries of a chain. One pass decides; kernels read the decision back from the graph's structure (value_layout):
 //   - a Reorder's output has its `to` layout;
-//   - Conv, ConvTranspose and Pool outputs, and the outputs of elementwise nodes (Unary, Clip, same-shape Binary),
-//     have the layout of their input 0;
+//   - Conv, ConvTranspose, Pool and channel-Concat outputs, and the outputs of elementwise nodes (Unary, Clip,
+//     same-shape Binary), have the layout of their input 0;
 //   - everything else is plain.
 // Every layout of a tensor has the same shape and byte size as the plain one (blocked layouts are only used when the
 // channel count is a multiple of the block): Tensor, the memory planner and every other kernel are unchanged, and the
@@ -28,7 +28,7 @@ namespace onednn {
 namespace {
 bool keeps_input_layout(OpKind k) {
   return k == OpKind::kConv || k == OpKind::kConvTranspose || k == OpKind::kPool || k == OpKind::kUnary ||
-         k == OpKind::kClip || k == OpKind::kBinary;
+         k == OpKind::kClip || k == OpKind::kBinary || k == OpKind::kConcat;
 }
 }  // namespace
 
@@ -66,6 +66,8 @@ bool blockable(const Value* v, Layout layout) {
 std::vector<size_t> layout_inputs(const Node& n) {
   std::vector<size_t> idx{0};
   if (n.op->kind() == OpKind::kBinary) idx.push_back(1);
+  if (n.op->kind() == OpKind::kConcat)
+    for (size_t i = 1; i < n.num_explicit_inputs; ++i) idx.push_back(i);
   if (n.op->kind() == OpKind::kConv)
     for (const PostOp& p : static_cast<const Conv&>(*n.op).post_ops)
       if (p.kind != PostOp::Kind::kUnary && onednn::static_shape(n.inputs[p.input]) &&
@@ -85,8 +87,8 @@ bool is_elementwise(const Node& n) {
   // could be folded into a constant whose layout the graph no longer shows).
   if (k == OpKind::kBinary)
     return n.num_explicit_inputs == 2 && static_shape(n.inputs[1]) && !n.inputs[0]->constant &&
-           !n.inputs[1]->constant &&
-           n.inputs[0]->type.shape == n.outputs[0]->type.shape && n.inputs[1]->type.shape == n.outputs[0]->type.shape;
+           !n.inputs[1]->constant && n.inputs[0]->type.shape == n.outputs[0]->type.shape &&
+           n.inputs[1]->type.shape == n.outputs[0]->type.shape;
   return n.inputs[0]->type.shape == n.outputs[0]->type.shape;
 }
 
@@ -114,6 +116,11 @@ bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node
     }
     case OpKind::kPool:
       return make_onednn_pool(n, options) != nullptr;
+    case OpKind::kConcat:  // every input in the layout too, none a constant
+      if (!onednn::is_channel_concat(n)) return false;
+      for (size_t i = 0; i < n.num_explicit_inputs; ++i)
+        if (!blockable(n.inputs[i], layout) || n.inputs[i]->constant) return false;
+      return true;
     default:
       return is_elementwise(n);
   }

@@ -126,6 +126,8 @@ void append_key(std::vector<int64_t>& key, const Dims& dims);
 Layout value_layout(const Value* v);
 // For a Conv with static shapes that oneDNN runs: the activation layout its primitive prefers (onednn_conv.cpp).
 std::optional<Layout> conv_preferred_layout(const Node& node, const CompileOptions& options);
+// A Concat of f32 activations (static shapes, rank 3 to 5) along the channel axis (onednn_concat.cpp).
+bool is_channel_concat(const Node& node);
 // The layouts of all inputs of a node.
 std::vector<Layout> input_layouts(const Node& node);
 

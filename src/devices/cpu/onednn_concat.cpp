@@ -1,0 +1,87 @@
+// oneDNN concat for Concat along the channel axis of activations the layout pass keeps in a oneDNN layout
+// (channels-last or channel-blocked), f32. Plain Concat runs elsewhere. The Concat op's axis is not visible here (its
+// class lives in concat.cpp), so the kernel recognises a channel concat from the static shapes: every input has the
+// output's dims except the channels, which add up to the output's (with two or more non-empty inputs no other axis
+// can give that).
+#include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/onednn_common.hpp"
+
+namespace celer {
+
+bool onednn::is_channel_concat(const Node& node) {
+  if (node.op->kind() != OpKind::kConcat || node.num_explicit_inputs < 2 || !static_shape(node.outputs[0]) ||
+      node.outputs[0]->type.elem != ElementType::kF32)
+    return false;
+  const Dims y = node.outputs[0]->type.shape.to_dims();
+  if (y.size() < 3 || y.size() > 5) return false;
+  int64_t channels = 0;
+  for (size_t i = 0; i < node.num_explicit_inputs; ++i) {
+    const Value* v = node.inputs[i];
+    if (!static_shape(v) || v->type.elem != ElementType::kF32) return false;
+    const Dims d = v->type.shape.to_dims();
+    if (d.size() != y.size() || d[1] <= 0) return false;
+    for (size_t a = 0; a < d.size(); ++a)
+      if (a != 1 && d[a] != y[a]) return false;
+    channels += d[1];
+  }
+  return channels == y[1];
+}
+
+namespace {
+
+using namespace onednn;
+
+class ConcatKernel final : public Kernel {
+ public:
+  ConcatKernel(const Node& node, const CompileOptions& options, Layout layout) : threads_(options.num_threads) {
+    ThreadScope ts(threads_);
+    std::vector<memory::desc> srcs;
+    for (size_t i = 0; i < node.num_explicit_inputs; ++i)
+      srcs.push_back(f32_desc(node.inputs[i]->type.shape.to_dims(), layout));
+    dst_ = f32_desc(node.outputs[0]->type.shape.to_dims(), layout);
+    dnnl::primitive_attr attr;
+    attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+    dnnl::concat::primitive_desc pd(dst_, 1, srcs, engine(), attr);
+    srcs_ = srcs;
+    scratchpad_ = pd.scratchpad_desc();
+    prim_ = dnnl::concat(pd);
+  }
+  const char* name() const override { return "onednn:concat"; }
+
+  void run(KernelContext& ctx) const override {
+    ThreadScope ts(threads_);
+    std::unordered_map<int, memory> args;
+    for (size_t i = 0; i < srcs_.size(); ++i) {
+      const Tensor& x = ctx.input(i);
+      CELER_CHECK(x.byte_size() == srcs_[i].get_size(), kInternal, "Concat input ", i, " has shape ",
+                  dims_to_string(x.dims()), " at run time");
+      args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = wrap(x, srcs_[i]);
+    }
+    Tensor& y = ctx.output(0);
+    args[DNNL_ARG_DST] = wrap(y, dst_);
+    args[DNNL_ARG_SCRATCHPAD] = temp(scratchpad_, Slot::kScratchpad);
+    dnnl::stream& s = stream();
+    prim_.execute(s, args);
+    s.wait();
+  }
+
+ private:
+  int threads_;
+  std::vector<memory::desc> srcs_;
+  memory::desc dst_, scratchpad_;
+  dnnl::primitive prim_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_onednn_concat(const Node& node, const CompileOptions& options) {
+  const Layout layout = value_layout(node.inputs.empty() ? nullptr : node.inputs[0]);
+  if (layout == Layout::kPlain) return nullptr;  // plain concats: the reference (or another) kernel
+  CELER_CHECK(is_channel_concat(node), kInternal, node.describe(), ": a non-plain Concat must join channels");
+  for (size_t i = 0; i < node.num_explicit_inputs; ++i)
+    CELER_CHECK(value_layout(node.inputs[i]) == layout, kInternal, node.describe(), ": input ", i, " is not in layout ",
+                layout_name(layout));
+  return std::make_unique<ConcatKernel>(node, options, layout);
+}
+
+}  // namespace celer
