@@ -393,7 +393,9 @@ TEST(CpuKernelsSimd, ThreadsOnlyForLargeWork) {
     });
     for (int h : hits) ASSERT_EQ(h, 1);
     for (int64_t b : starts)
-      if (b >= 0) EXPECT_EQ(b % 64, 0);
+      if (b >= 0) {
+        EXPECT_EQ(b % 64, 0);
+      }
   }
 }
 

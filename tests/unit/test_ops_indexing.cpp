@@ -35,8 +35,9 @@ std::vector<Tensor> run_both(const OnnxBuilder& b, const std::vector<Tensor>& in
   for (size_t i = 0; i < ref.size() && i < cpu.size(); ++i) {
     EXPECT_EQ(ref[i].dims(), cpu[i].dims()) << "output " << i;
     EXPECT_EQ(ref[i].type(), cpu[i].type()) << "output " << i;
-    if (ref[i].dims() == cpu[i].dims() && ref[i].type() == cpu[i].type())
+    if (ref[i].dims() == cpu[i].dims() && ref[i].type() == cpu[i].type()) {
       EXPECT_EQ(std::memcmp(ref[i].raw(), cpu[i].raw(), ref[i].byte_size()), 0) << "output " << i;
+    }
   }
   return ref;
 }

@@ -450,7 +450,9 @@ std::vector<Tensor> run_einsum(const std::string& eq, const std::vector<Tensor>&
   OnnxBuilder b(13);
   std::vector<std::string> names;
   for (size_t i = 0; i < in.size(); ++i) {
-    names.push_back("x" + std::to_string(i));
+    std::string name = "x";
+    name += std::to_string(i);
+    names.push_back(name);
     b.input(names.back(), kF, in[i].dims());
   }
   auto& n = b.node("Einsum", names, {"y"});
