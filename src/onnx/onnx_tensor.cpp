@@ -142,26 +142,50 @@ void copy_typed(const Src& src, Tensor& t) {
 
 }  // namespace
 
-Tensor read_onnx_tensor(const onnx::TensorProto& tp, const std::string& dir, const std::string& what_in) {
-  std::string what = what_in.empty() ? "tensor '" + tp.name() + "'" : what_in;
-  ElementType type = onnx_element_type(tp.data_type(), what);
-  Dims dims(tp.dims().begin(), tp.dims().end());
-  for (int64_t d : dims)
-    CELER_CHECK(d >= 0, kInvalidModel, what, ": negative dim ", d, " in dims ", dims_to_string(dims));
-  int64_t count = 1;
-  for (int64_t d : dims)
-    CELER_CHECK(!__builtin_mul_overflow(count, d, &count), kLimitExceeded, what, ": the element count of dims ",
-                dims_to_string(dims), " overflows 64 bits");
-  int64_t bytes = 0;
-  CELER_CHECK(!__builtin_mul_overflow(count, int64_t(element_size(type)), &bytes) && bytes <= kMaxTensorBytes,
-              kLimitExceeded, what, ": dims ", dims_to_string(dims), " need more than the tensor size limit of ",
-              kMaxTensorBytes, " bytes");
+namespace {
 
+// What a TensorProto says about itself, checked before anything is allocated.
+struct TensorHeader {
+  std::string what;  // names the tensor in messages
+  ElementType type;
+  Dims dims;
+  int64_t count = 1;
+  int64_t bytes = 0;
+  int typed_count = 0;  // values in the typed data fields
+};
+
+TensorHeader read_header(const onnx::TensorProto& tp, const std::string& what_in) {
+  TensorHeader h;
+  h.what = what_in.empty() ? "tensor '" + tp.name() + "'" : what_in;
+  const std::string& what = h.what;
+  h.type = onnx_element_type(tp.data_type(), what);
+  h.dims.assign(tp.dims().begin(), tp.dims().end());
+  for (int64_t d : h.dims)
+    CELER_CHECK(d >= 0, kInvalidModel, what, ": negative dim ", d, " in dims ", dims_to_string(h.dims));
+  for (int64_t d : h.dims)
+    CELER_CHECK(!__builtin_mul_overflow(h.count, d, &h.count), kLimitExceeded, what, ": the element count of dims ",
+                dims_to_string(h.dims), " overflows 64 bits");
+  CELER_CHECK(!__builtin_mul_overflow(h.count, int64_t(element_size(h.type)), &h.bytes) && h.bytes <= kMaxTensorBytes,
+              kLimitExceeded, what, ": dims ", dims_to_string(h.dims), " need more than the tensor size limit of ",
+              kMaxTensorBytes, " bytes");
+  h.typed_count = tp.float_data_size() + tp.int32_data_size() + tp.string_data_size() + tp.int64_data_size() +
+                  tp.double_data_size() + tp.uint64_data_size();
+  CELER_CHECK(!(tp.has_raw_data() && h.typed_count > 0), kInvalidModel, what,
+              ": has both raw_data and typed data fields");
+  return h;
+}
+
+}  // namespace
+
+Tensor read_onnx_tensor(const onnx::TensorProto& tp, const std::string& dir, const std::string& what_in) {
+  TensorHeader h = read_header(tp, what_in);
+  const std::string& what = h.what;
+  const ElementType type = h.type;
+  const Dims& dims = h.dims;
+  const int64_t count = h.count, bytes = h.bytes;
+  const int typed_count = h.typed_count;
   const bool external = tp.data_location() == onnx::TensorProto::EXTERNAL;
   const bool raw = tp.has_raw_data();
-  int typed_count = tp.float_data_size() + tp.int32_data_size() + tp.string_data_size() + tp.int64_data_size() +
-                    tp.double_data_size() + tp.uint64_data_size();
-  CELER_CHECK(!(raw && typed_count > 0), kInvalidModel, what, ": has both raw_data and typed data fields");
   CELER_CHECK(!(external && (raw || typed_count > 0)), kInvalidModel, what, ": has both external and inline data");
   if (type == ElementType::kString) {
     CELER_CHECK(!raw && !external, kInvalidModel, what, ": string tensors must use string_data");
@@ -240,29 +264,13 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const std::string& dir, const std
                        tp.data_type() != onnx::TensorProto::BOOL && tp.data_type() != onnx::TensorProto::STRING &&
                        tp.raw_data().size() >= 4096;
   if (!movable) return read_onnx_tensor(tp, dir, what);
-  // The same checks as read_onnx_tensor, then the bytes are adopted instead of copied.
-  std::string what_named = what.empty() ? "tensor '" + tp.name() + "'" : what;
-  ElementType type = onnx_element_type(tp.data_type(), what_named);
-  Dims dims(tp.dims().begin(), tp.dims().end());
-  int64_t count = 1;
-  for (int64_t d : dims) {
-    CELER_CHECK(d >= 0, kInvalidModel, what_named, ": negative dim ", d, " in dims ", dims_to_string(dims));
-    CELER_CHECK(!__builtin_mul_overflow(count, d, &count), kLimitExceeded, what_named, ": the element count of dims ",
-                dims_to_string(dims), " overflows 64 bits");
-  }
-  int64_t bytes = 0;
-  CELER_CHECK(!__builtin_mul_overflow(count, int64_t(element_size(type)), &bytes) && bytes <= kMaxTensorBytes,
-              kLimitExceeded, what_named, ": dims ", dims_to_string(dims), " need more than the tensor size limit of ",
-              kMaxTensorBytes, " bytes");
-  int typed_count = tp.float_data_size() + tp.int32_data_size() + tp.string_data_size() + tp.int64_data_size() +
-                    tp.double_data_size() + tp.uint64_data_size();
-  CELER_CHECK(typed_count == 0, kInvalidModel, what_named, ": has both raw_data and typed data fields");
-  CELER_CHECK(int64_t(tp.raw_data().size()) == bytes, kInvalidModel, what_named, ": raw_data has ",
-              tp.raw_data().size(), " bytes but type ", element_type_name(type), " and dims ", dims_to_string(dims),
-              " need ", bytes, " bytes");
+  TensorHeader h = read_header(tp, what);
+  CELER_CHECK(int64_t(tp.raw_data().size()) == h.bytes, kInvalidModel, h.what, ": raw_data has ",
+              tp.raw_data().size(), " bytes but type ", element_type_name(h.type), " and dims ", dims_to_string(h.dims),
+              " need ", h.bytes, " bytes");
   auto owned = std::make_shared<std::string>(std::move(*tp.mutable_raw_data()));
   void* data = owned->data();
-  return Tensor::view(type, std::move(dims), data, std::move(owned));
+  return Tensor::view(h.type, std::move(h.dims), data, std::move(owned));
 }
 
 ValueType read_onnx_type(const onnx::TypeProto& tp, const std::string& what) {
