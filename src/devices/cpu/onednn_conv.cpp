@@ -194,7 +194,15 @@ class ConvKernel final : public Kernel {
     const memory::desc bias_md = bias ? f32_desc({M}, Tag::a) : memory::desc();
 
     // The most post-ops oneDNN accepts for this primitive; the rest run after it.
-    const size_t can_map = mappable_post_ops(post_ops_);
+    size_t can_map = mappable_post_ops(post_ops_);
+    // With plain activations the primitive still computes in its preferred layout; a full-size plain operand would
+    // push oneDNN onto a slow plain implementation, so such a post-op and those after it run after the reorder.
+    if (out_layout_ == Layout::kPlain)
+      for (size_t i = 0; i < can_map; ++i)
+        if (post_ops_[i].kind != PostOp::Kind::kUnary && element_count(in[post_ops_[i].input]) == element_count(y)) {
+          can_map = i;
+          break;
+        }
     for (size_t limit = can_map + 1; limit-- > 0;) {
       MappedPostOps post = map_post_ops(post_ops_, limit, dnnl::post_ops(), y, in, layouts_);
       if (post.count < limit) continue;
