@@ -137,7 +137,7 @@ struct ConvCase {
   const char* name;
   Dims x, w;
   int64_t group = 1;
-  std::vector<int64_t> strides, dilations, pads;
+  std::vector<int64_t> strides = {}, dilations = {}, pads = {};
   AutoPad auto_pad = AutoPad::kNotSet;
   bool bias = true;
 };
@@ -258,7 +258,7 @@ TEST(CpuOnednnConvTranspose, MatchesReference) {
     const char* name;
     Dims x, w;
     int64_t group = 1;
-    std::vector<int64_t> strides, dilations, pads, output_padding, output_shape;
+    std::vector<int64_t> strides = {}, dilations = {}, pads = {}, output_padding = {}, output_shape = {};
     AutoPad auto_pad = AutoPad::kNotSet;
   };
   const std::vector<Case> cases = {
