@@ -62,6 +62,16 @@ class Model {
   std::shared_ptr<detail::ModelImpl> impl_;
 };
 
+// Time spent in one node over the profiled inferences (InferRequest::enable_profiling()).
+struct NodeProfile {
+  std::string name;     // node name
+  std::string op;       // op type (canonical)
+  std::string kernel;   // implementation that ran ("ref" for the reference kernel)
+  std::string details;  // fused post-ops etc.
+  double total_ms = 0;
+  int64_t runs = 0;
+};
+
 class InferRequest {
  public:
   InferRequest() = default;
@@ -73,6 +83,9 @@ class InferRequest {
   const Tensor& get_output_tensor(size_t index) const;
   // Runs inference synchronously. Inputs not set are an error naming them.
   void infer();
+  // Per-node counters: enable, run, then read (in execution order).
+  void enable_profiling();
+  std::vector<NodeProfile> profile() const;
 
  private:
   friend class CompiledModel;

@@ -4,6 +4,9 @@
 #include "celer/celer.hpp"
 #include "ir/infer.hpp"
 #include "onnx/importer.hpp"
+#include "ops/conv.hpp"
+#include "ops/gemm.hpp"
+#include "ops/mat_mul.hpp"
 #include "runtime/device.hpp"
 #include "runtime/executor.hpp"
 
@@ -178,6 +181,28 @@ void InferRequest::infer() {
                 "' is not a tensor (sequences and optionals are not returned through this API)");
     impl_->outputs[i] = out[i].tensor;
   }
+}
+
+void InferRequest::enable_profiling() { impl_->model->executor->enable_profiling(*impl_->state); }
+
+std::vector<NodeProfile> InferRequest::profile() const {
+  const auto& st = *impl_->state;
+  std::vector<NodeProfile> out;
+  auto kernels = impl_->model->executor->kernels();
+  for (size_t i = 0; i < kernels.size() && i < st.step_ns.size(); ++i) {
+    const Node* n = kernels[i].first;
+    NodeProfile p;
+    p.name = n->name;
+    p.op = n->type_name();
+    p.kernel = kernels[i].second;
+    if (const auto* c = dynamic_cast<const Conv*>(n->op.get())) p.details = post_ops_to_string(c->post_ops);
+    else if (const auto* m = dynamic_cast<const MatMul*>(n->op.get())) p.details = post_ops_to_string(m->post_ops);
+    else if (const auto* g = dynamic_cast<const Gemm*>(n->op.get())) p.details = post_ops_to_string(g->post_ops);
+    p.total_ms = double(st.step_ns[i]) / 1e6;
+    p.runs = st.step_runs[i];
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 // ---- Core

@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
@@ -246,8 +247,18 @@ std::vector<RtValue> Executor::run(State& state, std::vector<RtValue> inputs,
           if (step.arena_offset[o] >= 0) state.planned[o] = state.arena + step.arena_offset[o];
         kctx.set_planned(state.planned.data(), step.arena_bytes.data());
       }
-      if (step.kernel) step.kernel->run(kctx);
-      else n.op->run(kctx);
+      if (state.profiling) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (step.kernel) step.kernel->run(kctx);
+        else n.op->run(kctx);
+        size_t idx = size_t(&step - steps_.data());
+        state.step_ns[idx] += std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count();
+        state.step_runs[idx] += 1;
+      } else if (step.kernel) {
+        step.kernel->run(kctx);
+      } else {
+        n.op->run(kctx);
+      }
       for (size_t o = 0; o < step.out.size(); ++o) {
         if (step.out[o] < 0) continue;
         RtValue& v = state.outs[o];
@@ -275,6 +286,12 @@ std::vector<RtValue> Executor::run(State& state, std::vector<RtValue> inputs,
   for (int s : output_slots_) slots[size_t(s)] = RtValue();
   for (int s : input_slots_) slots[size_t(s)] = RtValue();
   return out;
+}
+
+void Executor::enable_profiling(State& state) const {
+  state.profiling = true;
+  state.step_ns.assign(steps_.size(), 0);
+  state.step_runs.assign(steps_.size(), 0);
 }
 
 std::vector<std::pair<const Node*, const char*>> Executor::kernels() const {

@@ -31,6 +31,10 @@ class Executor {
     std::shared_ptr<void> arena_owner;
     char* arena = nullptr;
     int64_t arena_bytes = 0;
+    // Per-node profile (enabled with enable_profiling()): total ns and runs per step, in execution order.
+    bool profiling = false;
+    std::vector<int64_t> step_ns;
+    std::vector<int64_t> step_runs;
 
     bool in_arena(const void* p) const {
       return arena && p >= arena && static_cast<const char*>(p) < arena + arena_bytes;
@@ -51,6 +55,8 @@ class Executor {
   // Bytes of the planned arena (one per State), and what the intermediates would take without planning.
   int64_t arena_bytes() const { return arena_bytes_; }
   int64_t unplanned_bytes() const { return unplanned_bytes_; }
+  // Starts collecting per-node times in `state` (adds a clock read around every node).
+  void enable_profiling(State& state) const;
   // The kernel chosen for each node ("ref" when the reference kernel runs), in execution order.
   std::vector<std::pair<const Node*, const char*>> kernels() const;
 

@@ -30,6 +30,7 @@ struct BenchOptions {
   int64_t warmup = 5;
   int nthreads = 0;              // 0: all the process may use
   std::string precision = "f32";
+  bool per_layer = false;        // --pc: per-node counters
   std::string report;
   InputOptions inputs;
 };
@@ -104,6 +105,7 @@ int run_bench(const BenchOptions& opts) {
   CompiledModel cm = core.compile_model(in.model, opts.device, props);
   InferRequest request = cm.create_infer_request();
   for (size_t i = 0; i < in.tensors.size(); ++i) request.set_input_tensor(i, in.tensors[i]);
+  if (opts.per_layer) request.enable_profiling();
 
   auto t0 = Clock::now();
   request.infer();
@@ -162,6 +164,28 @@ int run_bench(const BenchOptions& opts) {
   std::snprintf(fps_text, sizeof fps_text, "%.2f", fps);
   os << "throughput:   " << fps_text << " inferences/s\n";
   os << "peak RSS:     " << static_cast<long long>(std::lround(peak_rss_mb())) << " MB\n";
+  if (opts.per_layer) {
+    // Sorted by time; the first inferences (first and warm-up) are included in the totals, so shares are what count.
+    std::vector<NodeProfile> prof = request.profile();
+    double total = 0;
+    for (const auto& p : prof) total += p.total_ms;
+    std::vector<NodeProfile> sorted_prof = prof;
+    std::sort(sorted_prof.begin(), sorted_prof.end(),
+              [](const NodeProfile& a, const NodeProfile& b) { return a.total_ms > b.total_ms; });
+    os << "per-node counters (" << prof.size() << " nodes, ms per inference, share of node time):\n";
+    nlohmann::ordered_json pc = nlohmann::ordered_json::array();
+    for (const auto& p : sorted_prof) {
+      double per_run = p.runs ? p.total_ms / double(p.runs) : 0;
+      char line[512];
+      std::snprintf(line, sizeof line, "  %8.3f ms %5.1f%%  %-18s %-22s %s%s%s\n", per_run,
+                    total > 0 ? 100.0 * p.total_ms / total : 0.0, p.op.c_str(), p.kernel.c_str(), p.name.c_str(),
+                    p.details.empty() ? "" : "  +", p.details.c_str());
+      os << line;
+      pc.push_back({{"node", p.name}, {"op", p.op}, {"kernel", p.kernel}, {"fused", p.details}, {"ms", per_run},
+                    {"share", total > 0 ? p.total_ms / total : 0.0}});
+    }
+    j["per_node"] = pc;
+  }
   if (!opts.report.empty()) {
     std::ofstream report(opts.report, std::ios::trunc);
     report << j.dump(2) << "\n";
@@ -187,6 +211,7 @@ Command add_bench_command(CLI::App& app) {
       ->check(positive(true))
       ->capture_default_str();
   sub->add_option("--report", opts->report, "Write the results as JSON to this file");
+  sub->add_flag("--pc", opts->per_layer, "Print per-node counters (op, kernel, time, share), sorted by time");
   sub->add_option("--nthreads", opts->nthreads, "Threads for inference (0: all the process may use)")
       ->check(positive(true));
   sub->add_option("--precision", opts->precision, "Inference precision: f32 or bf16")

@@ -49,6 +49,43 @@ Tag activation_tag(size_t rank, Layout layout) {
 memory::desc f32_desc(const Dims& dims, Tag tag) { return memory::desc(to_dims(dims), memory::data_type::f32, tag); }
 memory::desc f32_desc(const Dims& dims, Layout layout) { return f32_desc(dims, activation_tag(dims.size(), layout)); }
 
+bool bf16_native() {
+  static const bool native = [] {
+    const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+    const auto bf16 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_bf16);
+    return (isa & bf16) == bf16;
+  }();
+  return native;
+}
+
+bool use_bf16(const CompileOptions& options) {
+  return options.inference_precision == ElementType::kBF16 && bf16_native();
+}
+
+memory::data_type data_type_of(ElementType e) {
+  if (e == ElementType::kF32) return memory::data_type::f32;
+  if (e == ElementType::kBF16) return memory::data_type::bf16;
+  CELER_THROW(kUnsupported, "element type ", element_type_name(e), " in a oneDNN kernel");
+}
+
+memory::desc make_desc(const Dims& dims, Tag tag, ElementType e) {
+  return memory::desc(to_dims(dims), data_type_of(e), tag);
+}
+memory::desc make_desc(const Dims& dims, Layout layout, ElementType e) {
+  return make_desc(dims, activation_tag(dims.size(), layout), e);
+}
+
+bool f32_or_bf16(const Value* v) {
+  return v && v->type.is_tensor() && (v->type.elem == ElementType::kF32 || v->type.elem == ElementType::kBF16);
+}
+
+std::vector<ElementType> input_elems(const Node& node) {
+  std::vector<ElementType> e(node.num_explicit_inputs, ElementType::kUndefined);
+  for (size_t i = 0; i < e.size(); ++i)
+    if (node.inputs[i]) e[i] = node.inputs[i]->type.elem;
+  return e;
+}
+
 namespace {
 
 using Alg = dnnl::algorithm;
@@ -124,7 +161,8 @@ size_t mappable_post_ops(const PostOps& ops) {
 }
 
 MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_ops& first, const Dims& out_dims,
-                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts) {
+                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts,
+                           const std::vector<ElementType>& input_elems) {
   MappedPostOps m;
   m.ops = first;
   size_t i = 0;
@@ -141,7 +179,8 @@ MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_op
     d.insert(d.end(), od.begin(), od.end());
     const Layout l = p.input < input_layouts.size() ? input_layouts[p.input] : Layout::kPlain;
     if (l != Layout::kPlain && d != out_dims) break;
-    const memory::desc md = f32_desc(d, activation_tag(d.size(), l));
+    const ElementType e = p.input < input_elems.size() ? input_elems[p.input] : ElementType::kF32;
+    const memory::desc md = make_desc(d, l, e == ElementType::kBF16 ? e : ElementType::kF32);
     m.slots.push_back(m.ops.len());
     m.inputs.push_back(p.input);
     m.mds.push_back(md);

@@ -41,6 +41,18 @@ Tag activation_tag(size_t rank, Layout layout);
 memory::desc f32_desc(const Dims& dims, Tag tag);
 memory::desc f32_desc(const Dims& dims, Layout layout);
 
+// BF16 inference (CompileOptions::inference_precision = bf16): convolutions and matmuls take bf16 activations and
+// weights and accumulate in f32. Only on CPUs with native bf16 dot products (AVX512-BF16 or AMX): elsewhere oneDNN
+// would emulate them, slower than f32, so the option is ignored there.
+bool bf16_native();
+bool use_bf16(const CompileOptions& options);
+// The oneDNN data type of an f32 or bf16 element type (throws for others).
+memory::data_type data_type_of(ElementType e);
+memory::desc make_desc(const Dims& dims, Tag tag, ElementType e);
+memory::desc make_desc(const Dims& dims, Layout layout, ElementType e);
+// An f32 or bf16 activation (of a static-shape tensor value).
+bool f32_or_bf16(const Value* v);
+
 // Post-ops mapped onto a oneDNN attribute: a prefix of the node's post-ops that oneDNN can run (`count` of them; the
 // binary ones read input `inputs[i]` of the node through DNNL_ARG_ATTR_MULTIPLE_POST_OP(slots[i]) | DNNL_ARG_SRC_1),
 // and the rest (`tail`), applied by apply_post_ops() after the primitive.
@@ -54,9 +66,11 @@ struct MappedPostOps {
 };
 // Maps at most `limit` post-ops. `first` are oneDNN post-ops to put before them (e.g. Gemm's sum for C);
 // `input_dims` gives the dims of each input of the node (by index) at the current shapes, `input_layouts` their
-// layouts (binary operands are read in their layout when equal in shape to the output, else they must be plain).
+// layouts (binary operands are read in their layout when equal in shape to the output, else they must be plain) and
+// `input_elems` their element types (f32 where missing).
 MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_ops& first, const Dims& out_dims,
-                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts);
+                           const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts,
+                           const std::vector<ElementType>& input_elems = {});
 // Number of leading post-ops map_post_ops could map at all (oneDNN may still refuse some for a given primitive).
 size_t mappable_post_ops(const PostOps& ops);
 
@@ -130,6 +144,8 @@ std::optional<Layout> conv_preferred_layout(const Node& node, const CompileOptio
 bool is_channel_concat(const Node& node);
 // The layouts of all inputs of a node.
 std::vector<Layout> input_layouts(const Node& node);
+// The element types of all explicit inputs of a node (kUndefined where absent).
+std::vector<ElementType> input_elems(const Node& node);
 
 // Whether every dim of the node's input/output type is static.
 bool static_shape(const Value* v);

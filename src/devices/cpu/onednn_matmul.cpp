@@ -1,5 +1,7 @@
 // oneDNN matmul kernels for MatMul (batched, batch dims broadcast, 1-D operands promoted) and Gemm (transposes, alpha,
 // beta, C broadcast), f32, with fused post-ops. A constant B is reordered once into the layout the primitive prefers.
+// With inference_precision = bf16 (and a constant B), B is packed as bf16 and A is converted to bf16 on entry; the
+// primitive accumulates in f32 and writes an f32 output, so bias, C and post-ops stay f32.
 // Gemm's C goes in as the primitive's bias when it is a row vector and alpha = beta = 1; otherwise the output is first
 // filled with C and a oneDNN sum post-op (scale beta) adds it: y = post_ops(alpha * A'B' + beta * C).
 #include <algorithm>
@@ -16,7 +18,7 @@ using namespace onednn;
 
 struct MatMulEntry {
   dnnl::primitive prim;
-  memory::desc a, b_user, b, c, bias, scratchpad;
+  memory::desc a_user, a, b_user, b, c, bias, scratchpad;  // a: a_user, or its bf16 copy
   memory packed;           // constant B in `b` layout
   bool c_as_bias = false;  // Gemm: C is the primitive's bias; else (when present) it is pre-filled into y
   MappedPostOps post;
@@ -37,6 +39,7 @@ class MatMulKernel final : public Kernel {
       post_ops_ = static_cast<const MatMul&>(*node.op).post_ops;
     }
     bconst_ = node.inputs[1]->constant;
+    bf16_ = bconst_ && use_bf16(options);
   }
 
   bool prepare() {
@@ -51,7 +54,10 @@ class MatMulKernel final : public Kernel {
     return static_entry_ != nullptr;
   }
 
-  const char* name() const override { return gemm_ ? "onednn:gemm" : "onednn:matmul"; }
+  const char* name() const override {
+    if (bf16_) return gemm_ ? "onednn:gemm_bf16" : "onednn:matmul_bf16";
+    return gemm_ ? "onednn:gemm" : "onednn:matmul";
+  }
 
   void run(KernelContext& ctx) const override {
     std::vector<Dims> dims(node_.num_explicit_inputs);
@@ -78,8 +84,13 @@ class MatMulKernel final : public Kernel {
         b = t;
       }
     }
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, wrap(ctx.input(0), e->a)}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(y, e->c)}};
+    memory a = wrap(ctx.input(0), e->a_user);
+    if (e->a != e->a_user) {
+      memory t = temp(e->a, Slot::kSrc);
+      reorder(a, t);
+      a = t;
+    }
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(y, e->c)}};
     if (has_c && e->c_as_bias) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), e->bias);
     args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
     add_post_op_args(e->post, ctx, args);
@@ -151,10 +162,12 @@ class MatMulKernel final : public Kernel {
       c[r - 1] = b[r - 1];
       a_tag = b_tag = plain_tag(r);
     }
-    e->a = f32_desc(a, a_tag);
+    e->a_user = f32_desc(a, a_tag);
+    e->a = bf16_ ? make_desc(a, plain_tag(a.size()), ElementType::kBF16) : e->a_user;
     e->b_user = f32_desc(b, b_tag);
     e->c = f32_desc(c, plain_tag(c.size()));
-    const memory::desc b_any = bconst_ ? memory::desc(to_dims(b), memory::data_type::f32, Tag::any) : e->b_user;
+    const memory::data_type wdt = bf16_ ? memory::data_type::bf16 : memory::data_type::f32;
+    const memory::desc b_any = bconst_ ? memory::desc(to_dims(b), wdt, Tag::any) : e->b_user;
 
     dnnl::post_ops first;
     const bool has_c = gemm_ && in.size() > 2 && node_.inputs[2] != nullptr;
@@ -202,6 +215,7 @@ class MatMulKernel final : public Kernel {
   int threads_;
   float alpha_ = 1.0f, beta_ = 1.0f;
   bool trans_a_ = false, trans_b_ = false;
+  bool bf16_ = false;  // bf16 A and B (constant B only), f32 accumulation and output
   PostOps post_ops_;
   std::shared_ptr<const Tensor> bconst_;
   std::vector<int64_t> static_key_;
