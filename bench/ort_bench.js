@@ -83,7 +83,7 @@ function parseArgs(argv) {
     else if (a.model === null) a.model = opt;
     else die(`unexpected argument '${opt}'`);
   }
-  if (!a.model || !a.ortPrefix) die('usage: ort_bench.js MODEL --ort-prefix DIR [--threads N] [--niter K | --time S] ...');
+  if (!a.model || !a.ortPrefix) die('usage: ort_bench.js MODEL --ort-prefix DIR [--threads N] [--niter K | --time S]');
   if (a.niter === 0 && a.time === 0) a.time = 3;
   return a;
 }

@@ -72,9 +72,7 @@ int main(int argc, char** argv) {
 
   for (int t : threads) {
     omp_set_num_threads(t);
-    auto gemm = [&] {
-      return dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n);
-    };
+    auto gemm = [&] { return dnnl_sgemm('N', 'N', n, n, n, 1.0f, a.data(), n, b.data(), n, 0.0f, c.data(), n); };
     for (int w = 0; w < 2; ++w) {
       if (gemm() != dnnl_success) return fail("dnnl_sgemm failed");
     }
