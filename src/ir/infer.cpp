@@ -64,7 +64,24 @@ void infer_graph(Graph& g, const InferOptions& options) {
           for (size_t i = n.num_explicit_inputs; i < n.inputs.size(); ++i)
             if (n.inputs[i] && n.inputs[i]->name == cap->name) cap->type = n.inputs[i]->type;
         }
-        infer_graph(*sub, options);
+        if (n.op->kind() != OpKind::kIf) {
+          infer_graph(*sub, options);
+          continue;
+        }
+        // Only the branch that runs has to make sense for these shapes (a model may keep a branch for another input
+        // size). With a constant condition the other branch is not inferred; otherwise a branch whose inference fails
+        // is left partly unknown, and the error surfaces at run time if that branch is taken.
+        const Value* cond = n.inputs.empty() ? nullptr : n.inputs[0];
+        if (cond && cond->constant && cond->constant->size() == 1) {
+          const bool then_taken = cond->constant->value_as_int(0) != 0;
+          if ((sub == n.op->subgraphs().front()) == then_taken) infer_graph(*sub, options);
+          continue;
+        }
+        try {
+          infer_graph(*sub, options);
+        } catch (const Error& e) {
+          if (e.code() == ErrorCode::kLimitExceeded) throw;
+        }
       }
       std::vector<const ValueType*> types;
       std::vector<const Tensor*> values;

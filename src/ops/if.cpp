@@ -25,8 +25,11 @@ class If final : public Op {
     const ValueType& c = ctx.input_type(0);
     CELER_CHECK(c.elem == ElementType::kBool || c.elem == ElementType::kUndefined, kInvalidModel,
                 "input 0 'cond' must be bool, got ", element_type_name(c.elem));
-    CELER_CHECK(!c.shape.rank_known() || c.shape.rank() <= 1, kInvalidModel,
-                "input 0 'cond' must hold one element, got shape ", c.shape.to_string());
+    if (c.shape.rank_known()) {
+      for (const Dim& d : c.shape.dims())
+        CELER_CHECK(!d.is_static() || d.value() == 1, kInvalidModel, "input 0 'cond' must hold one element, got shape ",
+                    c.shape.to_string());
+    }
     for (size_t i = 0; i < ctx.num_outputs(); ++i) {
       if (!ctx.has_output(i)) continue;
       const ValueType& a = then_branch->outputs[i]->type;

@@ -242,6 +242,8 @@ CompiledModel Core::compile_model(const Model& model, const std::string& device,
   impl->device = dev->name();
   impl->graph = g;
   impl->executor = std::make_unique<Executor>(g, *dev, options);
+  // Weights the kernels packed are not needed in this compiled graph any more (the Model keeps its own).
+  for (const Value* v : impl->executor->released_constants()) const_cast<Value*>(v)->constant.reset();
   impl->inputs = model.impl_->inputs;
   impl->outputs = model.impl_->outputs;
   impl->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

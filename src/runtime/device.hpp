@@ -21,6 +21,9 @@ class Kernel {
   virtual void run(KernelContext& ctx) const = 0;
   // Short description of the implementation, e.g. "onednn:conv" or "ref".
   virtual const char* name() const = 0;
+  // False when the kernel copied constant input i into its own form at creation (packed weights) and will not read
+  // it again: the executor then releases the original tensor (peak memory). Such a kernel must not keep a reference.
+  virtual bool reads_constant_input(size_t /*i*/) const { return true; }
 };
 
 struct CompileOptions {

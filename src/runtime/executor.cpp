@@ -79,6 +79,22 @@ void Executor::build(const Device& device, const CompileOptions& options) {
     for (Graph* sub : n->op->subgraphs()) subgraphs_[sub] = std::make_unique<Executor>(*sub, device, options);
   }
   for (const Value* v : graph_.outputs) output_slots_.push_back(slot(v));
+  // Release constants that every reader packed into its kernel (and that are neither outputs nor captured).
+  std::vector<bool> still_read(size_t(num_slots_), false);
+  for (int s : output_slots_) still_read[size_t(s)] = true;
+  for (const Step& st : steps_)
+    for (size_t i = 0; i < st.in.size(); ++i) {
+      int s = st.in[i];
+      if (s < 0) continue;
+      if (!st.kernel || i >= st.node->num_explicit_inputs || !st.node->op->subgraphs().empty() ||
+          st.kernel->reads_constant_input(i))
+        still_read[size_t(s)] = true;
+    }
+  for (const auto& [v, s] : slot_of_)
+    if (!constants_[size_t(s)].is_none() && !still_read[size_t(s)]) {
+      constants_[size_t(s)] = RtValue();
+      released_.push_back(v);
+    }
   // Free each intermediate after its last reader (never graph outputs, inputs or constants).
   std::vector<int> last(size_t(num_slots_), -1);
   for (size_t i = 0; i < steps_.size(); ++i)

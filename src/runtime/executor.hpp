@@ -55,6 +55,8 @@ class Executor {
   // Bytes of the planned arena (one per State), and what the intermediates would take without planning.
   int64_t arena_bytes() const { return arena_bytes_; }
   int64_t unplanned_bytes() const { return unplanned_bytes_; }
+  // Constants no kernel reads any more (packed into kernels at creation): the owner may drop them from its graph.
+  const std::vector<const Value*>& released_constants() const { return released_; }
   // Starts collecting per-node times in `state` (adds a clock read around every node).
   void enable_profiling(State& state) const;
   // The kernel chosen for each node ("ref" when the reference kernel runs), in execution order.
@@ -77,6 +79,7 @@ class Executor {
   int num_slots_ = 0;
   int64_t arena_bytes_ = 0, unplanned_bytes_ = 0;
   std::unordered_map<const Graph*, std::unique_ptr<Executor>> subgraphs_;
+  std::vector<const Value*> released_;
 };
 
 }  // namespace celer
