@@ -3,9 +3,11 @@
 #include "ops/attention.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "core/dispatch.hpp"
+#include "ops/indexing.hpp"
 #include "ops/mat_mul.hpp"
 #include "ops/registry.hpp"
 #include "ops/util.hpp"
@@ -18,6 +20,34 @@ const char* const kInputNames[] = {"Q", "Kt", "V", "mask"};
 PartialShape batch_of(const PartialShape& s) {
   if (!s.rank_known()) return {};
   return PartialShape(std::vector<Dim>(s.dims().begin(), s.dims().end() - 2));
+}
+
+// A stored "heads inner" shape as its logical shape and back: axes -3 and -2 swapped.
+PartialShape swap_rows_heads(PartialShape s) {
+  if (s.rank_known() && s.rank() >= 3) {
+    std::vector<Dim> d = s.dims();
+    std::swap(d[d.size() - 3], d[d.size() - 2]);
+    s = PartialShape(std::move(d));
+  }
+  return s;
+}
+
+// A contiguous copy of `t` with axes -3 and -2 swapped (rank >= 3).
+Tensor swapped_copy(const Tensor& t) {
+  Dims d = t.dims();
+  const size_t r = d.size();
+  const int64_t outer = dims_range_product(d, 0, r - 3), a = d[r - 3], b = d[r - 2], inner = d[r - 1];
+  std::swap(d[r - 3], d[r - 2]);
+  Tensor out(t.type(), d);
+  const size_t es = element_size(t.type());
+  const auto* src = static_cast<const uint8_t*>(t.raw());
+  auto* dst = static_cast<uint8_t*>(out.raw());
+  for (int64_t o = 0; o < outer; ++o)
+    for (int64_t i = 0; i < a; ++i)
+      for (int64_t j = 0; j < b; ++j)
+        std::memcpy(dst + size_t(((o * b + j) * a + i) * inner) * es, src + size_t(((o * a + i) * b + j) * inner) * es,
+                    size_t(inner) * es);
+  return out;
 }
 }  // namespace
 
@@ -34,9 +64,15 @@ void Attention::infer(InferContext& ctx) const {
     CELER_CHECK(i == 3 || !s.rank_known() || s.rank() >= 2, kShapeMismatch, "input ", kInputNames[i], " of shape ",
                 s.to_string(), " needs rank >= 2");
   }
-  const PartialShape& q = ctx.input_shape(0);
+  const bool swapped[3] = {q_heads_inner, false, v_heads_inner};
+  for (size_t i = 0; i < 3; ++i) {
+    const PartialShape& s = ctx.input_shape(i);
+    CELER_CHECK(!swapped[i] || !s.rank_known() || s.rank() >= 3, kShapeMismatch, "input ", kInputNames[i], " of shape ",
+                s.to_string(), " is stored heads inner and needs rank >= 3");
+  }
+  const PartialShape q = q_heads_inner ? swap_rows_heads(ctx.input_shape(0)) : ctx.input_shape(0);
   const PartialShape& kt = ctx.input_shape(1);
-  const PartialShape& v = ctx.input_shape(2);
+  const PartialShape v = v_heads_inner ? swap_rows_heads(ctx.input_shape(2)) : ctx.input_shape(2);
   if (!q.rank_known() || !kt.rank_known() || !v.rank_known()) return ctx.set_output(0, e, PartialShape());
   const Dim& k1 = q.dims().back();
   const Dim& k2 = kt[size_t(kt.rank() - 2)];
@@ -58,15 +94,21 @@ void Attention::infer(InferContext& ctx) const {
   std::vector<Dim> out = batch.dims();
   out.push_back(q[size_t(q.rank() - 2)]);
   out.push_back(v.dims().back());
-  ctx.set_output(0, e, PartialShape(std::move(out)));
+  CELER_CHECK(!y_heads_inner || out.size() >= 3, kShapeMismatch, "the output of shape ", PartialShape(out).to_string(),
+              " is stored heads inner and needs rank >= 3");
+  ctx.set_output(0, e, y_heads_inner ? swap_rows_heads(PartialShape(std::move(out))) : PartialShape(std::move(out)));
 }
 
 void Attention::run(KernelContext& ctx) const {
-  const Tensor& tq = ctx.input(0);
+  // Inputs stored heads inner are copied into their logical layout first; so is the output afterwards.
+  const Tensor tq = q_heads_inner ? swapped_copy(ctx.input(0)) : ctx.input(0);
   const Tensor& tk = ctx.input(1);
-  const Tensor& tv = ctx.input(2);
+  const Tensor tv = v_heads_inner ? swapped_copy(ctx.input(2)) : ctx.input(2);
   const Tensor* tm = ctx.has_input(3) ? &ctx.input(3) : nullptr;
-  Tensor& ty = ctx.output(0);
+  Tensor& stored_y = ctx.output(0);
+  Dims logical_y = stored_y.dims();
+  if (y_heads_inner) std::swap(logical_y[logical_y.size() - 3], logical_y[logical_y.size() - 2]);
+  Tensor ty = y_heads_inner ? Tensor(stored_y.type(), logical_y) : stored_y;
   const Dims& q = tq.dims();
   const Dims& k = tk.dims();
   const Dims& v = tv.dims();
@@ -133,6 +175,10 @@ void Attention::run(KernelContext& ctx) const {
       for (int64_t j = 0; j < M * D; ++j) py[j] = T(out[size_t(j)]);
     });
   });
+  if (y_heads_inner) {
+    const Tensor y = swapped_copy(ty);
+    std::memcpy(stored_y.raw(), y.raw(), y.byte_size());
+  }
 }
 
 double Attention::flops(const Node& node) const {

@@ -2,6 +2,9 @@
 // from its decomposed form (MatMul, Mul or Div by a scalar, Add of a mask, Softmax, MatMul); it has no ONNX mapping.
 // Inputs: Q [..., M, K], Kt [..., K, N] (K already transposed), V [..., N, D], optional mask broadcast onto the scores
 // [..., M, N]; batch dims broadcast like MatMul. Output [..., M, D].
+// Q, V and the output may be stored "heads inner": with their last batch axis and their row axis swapped (Q as
+// [..., M, H, K] for the logical [..., H, M, K]), the layout multi-head attention's Reshape leaves before its
+// Transpose(0, 2, 1, 3) (or (1, 0, 2) on rank 3); the pass folds those Transposes into the op that way.
 #pragma once
 
 #include "ops/op.hpp"
@@ -15,6 +18,7 @@ class Attention final : public OpBase<Attention, OpKind::kAttention> {
   enum class Scale : uint8_t { kNone, kMulScores, kDivScores, kMulQ, kDivQ };
   Scale scale_mode = Scale::kNone;
   float scale = 1.0f;
+  bool q_heads_inner = false, v_heads_inner = false, y_heads_inner = false;  // needs rank >= 3
 
   const char* type_name() const override { return "Attention"; }
   void infer(InferContext& ctx) const override;

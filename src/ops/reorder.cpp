@@ -1,6 +1,6 @@
 // Reorder: plain <-> channels-last or channel-blocked layouts of the same logical shape (see reorder.hpp). The
 // reference kernel is a direct index mapping: plain (n, c, s) is at (n*C + c)*S + s, channels-last at (n*S + s)*C + c,
-// blocked at ((n*C/b + c/b)*S + s)*b + c%b.
+// blocked at ((n*C/b + c/b)*S + s)*b + c%b. A conversion between f32 and bf16 (`elem`) goes through float.
 #include "ops/reorder.hpp"
 
 #include <algorithm>
@@ -48,12 +48,21 @@ void Reorder::infer(InferContext& ctx) const {
                   " has channels that are not a multiple of the ", layout_name(from == Layout::kPlain ? to : from),
                   " block (", b, ")");
   }
-  ctx.set_output(0, ctx.input_type(0));
+  ValueType t = ctx.input_type(0);
+  if (elem != ElementType::kUndefined) {
+    CELER_CHECK(elem == t.elem || ((elem == ElementType::kF32 || elem == ElementType::kBF16) &&
+                                   (t.elem == ElementType::kF32 || t.elem == ElementType::kBF16)),
+                kUnsupported, "Reorder from ", element_type_name(t.elem), " to ", element_type_name(elem),
+                " (only f32 <-> bf16 conversions)");
+    t.elem = elem;
+  }
+  ctx.set_output(0, t);
 }
 
 void Reorder::run(KernelContext& ctx) const {
   const Tensor& x = ctx.input(0);
-  if (from == to) {
+  const bool convert = elem != ElementType::kUndefined && elem != x.type();
+  if (from == to && !convert) {
     ctx.set_output(0, x);
     return;
   }
@@ -65,6 +74,22 @@ void Reorder::run(KernelContext& ctx) const {
     const int64_t b = layout_block(l);
     return ((n * (C / b) + c / b) * S + s) * b + c % b;
   };
+  if (convert) {
+    auto load = [&](int64_t i) {
+      return x.type() == ElementType::kBF16 ? float(x.data<bfloat16>()[i]) : x.data<float>()[i];
+    };
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t s = 0; s < S; ++s) {
+          const float v = load(offset(from, n, c, s));
+          const int64_t o = offset(to, n, c, s);
+          if (y.type() == ElementType::kBF16)
+            y.data<bfloat16>()[o] = bfloat16(v);
+          else
+            y.data<float>()[o] = v;
+        }
+    return;
+  }
   layout::dispatch_storage(x.type(), [&]<typename T>() {
     const T* src = static_cast<const T*>(x.raw());
     T* dst = static_cast<T*>(y.raw());

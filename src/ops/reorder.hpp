@@ -3,7 +3,8 @@
 // 8 that are stored innermost). The logical shape never changes; blocked layouts are only used when the channel count
 // is a multiple of the block, so every layout of a tensor has exactly the size of the plain one. The CPU layout pass
 // inserts Reorders at the boundaries of chains of layout-aware (oneDNN) nodes; every other kernel only ever sees plain
-// tensors.
+// tensors. With BF16 inference a Reorder may also convert the element type (f32 <-> bf16): `elem` is then the output's
+// element type.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +22,10 @@ const char* layout_name(Layout l);
 class Reorder final : public OpBase<Reorder, OpKind::kReorder> {
  public:
   Reorder() = default;
-  Reorder(Layout f, Layout t) : from(f), to(t) {}
+  Reorder(Layout f, Layout t, ElementType e = ElementType::kUndefined) : from(f), to(t), elem(e) {}
   Layout from = Layout::kPlain;
   Layout to = Layout::kPlain;
+  ElementType elem = ElementType::kUndefined;  // the output's element type; kUndefined: the input's
 
   const char* type_name() const override { return "Reorder"; }
   void infer(InferContext& ctx) const override;

@@ -1,6 +1,8 @@
 // Slice: for each listed axis, the elements start, start + step, ... before end (inputs 'starts', 'ends', 'axes',
 // 'steps'; the attributes of opsets < 10 become those inputs at import). Negative starts/ends count from the back;
 // out-of-range values (INT64_MAX, INT64_MIN) are clamped as the spec says; negative steps walk backwards.
+#include "ops/slice.hpp"
+
 #include <algorithm>
 
 #include "onnx/onnx_node.hpp"
@@ -12,13 +14,6 @@
 namespace celer {
 
 namespace {
-
-struct AxisSlice {
-  int64_t axis = 0;
-  int64_t start = 0;  // first index read (clamped)
-  int64_t step = 1;
-  int64_t count = 0;  // elements in the output
-};
 
 // Clamps start/end for a dim of size `dim` and counts the elements, per the ONNX spec (opset 10+).
 AxisSlice slice_axis(int64_t axis, int64_t dim, int64_t start, int64_t end, int64_t step) {
@@ -76,6 +71,19 @@ SliceArgs read_args(const Tensor& starts, const Tensor& ends, const Tensor* axes
 
 }  // namespace
 
+std::vector<AxisSlice> plan_slice(const Dims& in, const Tensor& starts, const Tensor& ends, const Tensor* axes,
+                                  const Tensor* steps) {
+  const int64_t rank = int64_t(in.size());
+  const SliceArgs args = read_args(starts, ends, axes, steps, rank);
+  std::vector<AxisSlice> per_axis(in.size());
+  for (int64_t k = 0; k < rank; ++k) per_axis[size_t(k)] = AxisSlice{k, 0, 1, in[size_t(k)]};
+  for (size_t i = 0; i < args.axes.size(); ++i) {
+    const int64_t a = args.axes[i];
+    per_axis[size_t(a)] = slice_axis(a, in[size_t(a)], args.starts[i], args.ends[i], args.steps[i]);
+  }
+  return per_axis;
+}
+
 class Slice final : public OpBase<Slice, OpKind::kSlice> {
  public:
   const char* type_name() const override { return "Slice"; }
@@ -127,16 +135,11 @@ class Slice final : public OpBase<Slice, OpKind::kSlice> {
 
   void run(KernelContext& ctx) const override {
     const Tensor& in = ctx.input(0);
-    SliceArgs args = read_args(ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr,
-                               ctx.has_input(4) ? &ctx.input(4) : nullptr, in.rank());
-    Dims out_dims = in.dims();
-    std::vector<AxisSlice> per_axis(static_cast<size_t>(in.rank()));
-    for (int64_t k = 0; k < in.rank(); ++k) per_axis[size_t(k)] = AxisSlice{k, 0, 1, in.dim(k)};
-    for (size_t i = 0; i < args.axes.size(); ++i) {
-      const int64_t a = args.axes[i];
-      per_axis[size_t(a)] = slice_axis(a, in.dim(a), args.starts[i], args.ends[i], args.steps[i]);
-      out_dims[size_t(a)] = per_axis[size_t(a)].count;
-    }
+    const std::vector<AxisSlice> per_axis =
+        plan_slice(in.dims(), ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr,
+                   ctx.has_input(4) ? &ctx.input(4) : nullptr);
+    Dims out_dims(per_axis.size());
+    for (size_t k = 0; k < per_axis.size(); ++k) out_dims[k] = per_axis[k].count;
     Tensor& out = ctx.output(0, in.type(), out_dims);
     if (out.size() == 0) return;
     Dims strides = strides_of(in.dims());

@@ -1,8 +1,10 @@
 // Cleanup rules (run on every device that runs passes, fusion on or off): Identity and inference-mode Dropout removal,
-// common subexpression elimination, Transpose/Reshape pairs and no-op layout changes.
+// common subexpression elimination, Transpose/Reshape pairs and no-op layout changes (Transposes of size-1 axes
+// become Reshapes).
 #include "ops/cast.hpp"
 #include "ops/mat_mul.hpp"
 #include "ops/reduce.hpp"
+#include "ops/reshape.hpp"
 #include "ops/softmax.hpp"
 #include "ops/transpose.hpp"
 #include "passes/pass.hpp"
@@ -140,6 +142,32 @@ bool merge_transposes(Rewriter& rw, Node& n) {
   return true;
 }
 
+// A Transpose that moves only size-1 axes (the others keep their order) moves no data: it becomes a Reshape to its
+// static output shape, which runs as a view ([1, L, E] <-> [L, 1, E] around torch's MultiheadAttention).
+bool transpose_to_reshape(Rewriter& rw, Node& n) {
+  Transpose* t = op_as<Transpose>(n);
+  if (!t || n.num_explicit_inputs != 1 || !n.inputs[0] || !n.outputs[0]) return false;
+  const PartialShape& in = n.inputs[0]->type.shape;
+  const PartialShape& out = n.outputs[0]->type.shape;
+  if (!in.is_static() || !out.is_static() || !n.outputs[0]->type.is_tensor()) return false;
+  const std::vector<int64_t> perm = perm_of(*t, in);
+  if (perm.size() != size_t(in.rank())) return false;
+  int64_t last = -1;
+  for (int64_t a : perm) {
+    if (a < 0 || a >= in.rank()) return false;
+    if (in[size_t(a)].value() == 1) continue;
+    if (a < last) return false;
+    last = a;
+  }
+  const Dims dims = out.to_dims();
+  Value* shape =
+      rw.add_constant(n.outputs[0]->name + "_shape", Tensor::from_vector<int64_t>(dims, {int64_t(dims.size())}));
+  n.op = std::make_unique<Reshape>();
+  n.inputs = {n.inputs[0], shape};
+  n.num_explicit_inputs = 2;
+  return true;
+}
+
 // Reshape(Reshape(x, s1), s2) = Reshape(x, s2) when s2 copies no dim (no 0 entry); a Reshape to the input's own
 // shape disappears.
 bool merge_reshapes(Rewriter& rw, Node& n) {
@@ -162,6 +190,7 @@ void add_cleanup_rules(std::vector<Rule>& rules) {
   rules.push_back({"remove_identity", remove_identity});
   rules.push_back({"remove_dropout", remove_dropout});
   rules.push_back({"merge_transposes", merge_transposes});
+  rules.push_back({"transpose_to_reshape", transpose_to_reshape});
   rules.push_back({"merge_reshapes", merge_reshapes});
   rules.push_back({"eliminate_common_subexpression", eliminate_common_subexpression});
 }

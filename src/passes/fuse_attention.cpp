@@ -1,8 +1,11 @@
 // Multi-head attention exported in decomposed form, replaced by one Attention node (rewritten in place on the last
 // MatMul):  MatMul(Softmax(MatMul(Q', Kt) [* or / scale] [+ mask], last axis), V), where Q' is Q or Q * or / scale.
+// Then the Transposes that swap heads and rows (axes -3 and -2: perm (0, 2, 1, 3) or (1, 0, 2)) on Q, V and the output
+// fold into the Attention node, which reads and writes those tensors "heads inner" (see ops/attention.hpp).
 #include "ops/attention.hpp"
 #include "ops/mat_mul.hpp"
 #include "ops/softmax.hpp"
+#include "ops/transpose.hpp"
 #include "passes/pass.hpp"
 
 namespace celer::passes {
@@ -96,8 +99,59 @@ bool fuse_attention(Rewriter& rw, Node& n) {
   return match_scores(rw, n, sm->inputs[0], sm, nullptr);
 }
 
+// Whether `perm` swaps axes -3 and -2 and keeps the others.
+bool swaps_heads_rows(const std::vector<int64_t>& perm) {
+  const size_t r = perm.size();
+  if (r < 3) return false;
+  for (size_t i = 0; i < r; ++i) {
+    const size_t want = i == r - 3 ? r - 2 : (i == r - 2 ? r - 3 : i);
+    if (perm[i] != int64_t(want)) return false;
+  }
+  return true;
+}
+
+// The input of the Transpose producing `v` when that Transpose swaps heads and rows; else nullptr.
+Value* heads_rows_source(Rewriter& rw, Value* v) {
+  Node* p = rw.producer(v);
+  const Transpose* t = op_as<Transpose>(p);
+  if (!t || !is_f32(p->inputs[0])) return nullptr;
+  const PartialShape& s = p->inputs[0]->type.shape;
+  if (!s.rank_known() || s.rank() < 3 || !swaps_heads_rows(t->perm_for(s.rank()))) return nullptr;
+  return p->inputs[0];
+}
+
+// Attention(Transpose(q), kt, Transpose(v)) -> Attention(q, kt, v) reading q, v heads inner; Transpose(Attention(..))
+// -> Attention writing heads inner. The Transposes go once nothing else reads them.
+bool fold_attention_transposes(Rewriter& rw, Node& n) {
+  Attention* op = op_as<Attention>(n);
+  if (!op) return false;
+  bool changed = false;
+  if (!op->q_heads_inner)
+    if (Value* src = heads_rows_source(rw, n.inputs[0])) {
+      n.inputs[0] = src;
+      op->q_heads_inner = changed = true;
+    }
+  if (!op->v_heads_inner)
+    if (Value* src = heads_rows_source(rw, n.inputs[2])) {
+      n.inputs[2] = src;
+      op->v_heads_inner = changed = true;
+    }
+  Node* t = rw.sole_reader(n.outputs[0]);
+  const PartialShape& ys = n.outputs[0]->type.shape;
+  if (!op->y_heads_inner && op_as<Transpose>(t) && ys.rank_known() && ys.rank() >= 3 &&
+      swaps_heads_rows(op_as<Transpose>(t)->perm_for(ys.rank()))) {
+    op->y_heads_inner = true;
+    rw.take_output(&n, t);
+    changed = true;
+  }
+  return changed;
+}
+
 }  // namespace
 
-void add_attention_rules(std::vector<Rule>& rules) { rules.push_back({"fuse_attention", fuse_attention}); }
+void add_attention_rules(std::vector<Rule>& rules) {
+  rules.push_back({"fuse_attention", fuse_attention});
+  rules.push_back({"fold_attention_transposes", fold_attention_transposes});
+}
 
 }  // namespace celer::passes

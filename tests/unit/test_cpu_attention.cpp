@@ -42,11 +42,15 @@ struct Case {
   bool has_mask = false;
   Attention::Scale mode = Attention::Scale::kDivScores;
   float scale = 8.0f;
+  bool q_heads_inner = false, v_heads_inner = false, y_heads_inner = false;  // q and v dims are then as stored
 };
 
 std::string describe(const Case& c) {
   std::string s = "Q " + dims_to_string(c.q) + " Kt " + dims_to_string(c.kt) + " V " + dims_to_string(c.v);
   if (c.has_mask) s += " mask " + dims_to_string(c.mask);
+  if (c.q_heads_inner || c.v_heads_inner || c.y_heads_inner)
+    s += " heads inner " + std::to_string(c.q_heads_inner) + std::to_string(c.v_heads_inner) +
+         std::to_string(c.y_heads_inner);
   return s + " mode " + std::to_string(int(c.mode));
 }
 
@@ -75,6 +79,9 @@ Built build(const Case& c, uint32_t seed) {
   auto op = std::make_unique<Attention>();
   op->scale_mode = c.mode;
   op->scale = c.scale;
+  op->q_heads_inner = c.q_heads_inner;
+  op->v_heads_inner = c.v_heads_inner;
+  op->y_heads_inner = c.y_heads_inner;
   Value* y = b.g->add_value("y");
   b.node = b.g->add_node("attention", std::move(op), ins, {y});
   b.g->outputs.push_back(y);
@@ -181,6 +188,32 @@ TEST(CpuAttention, OddShapesWithKeyMask) {
       c.mask = {2, 1, 1, s};  // BERT's per-batch key mask
       check(c, 2);
     }
+}
+
+// Q, V and the output stored heads inner ([B, S, H, D] / [S, H, D] as multi-head attention's Reshape leaves them),
+// alone and together, with a key mask and a broadcast Kt.
+TEST(CpuAttention, HeadsInnerLayouts) {
+  for (int64_t s : {1, 7, 33, 197})
+    for (int flags = 1; flags < 8; ++flags)
+      for (int rank = 3; rank <= 4; ++rank) {
+        const int64_t H = 3, D = 8;
+        const Dims lead = rank == 4 ? Dims{2} : Dims{};
+        auto dims = [&](std::initializer_list<int64_t> tail) {
+          Dims d = lead;
+          d.insert(d.end(), tail);
+          return d;
+        };
+        Case c = plain(dims({H, s, D}), dims({H, D, s}), dims({H, s, D}));
+        c.q_heads_inner = flags & 1;
+        c.v_heads_inner = flags & 2;
+        c.y_heads_inner = flags & 4;
+        if (c.q_heads_inner) c.q = dims({s, H, D});
+        if (c.v_heads_inner) c.v = dims({s, H, D});
+        if (rank == 4 && flags == 7) c = with_mask(c, {2, 1, 1, s});
+        if (rank == 3 && flags == 5) c.kt = {1, D, s};  // Kt broadcast over the heads
+        check(c, 1);
+        check(c, 2);
+      }
 }
 
 TEST(CpuAttention, MaskBroadcastPatterns) {

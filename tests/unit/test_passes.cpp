@@ -144,6 +144,30 @@ TEST(Passes, TransposePairs) {
   EXPECT_EQ(r.nodes_unfused, 2u) << ops_of(r);  // Relu, one Transpose
 }
 
+// Transposes that move only size-1 axes become Reshapes (views); one that reorders real axes stays.
+TEST(Passes, TransposeOfUnitAxesBecomesReshape) {
+  struct Case {
+    Dims x;
+    std::vector<int64_t> perm;
+    bool becomes_reshape;
+  };
+  const Case cases[] = {{{1, 5, 4}, {1, 0, 2}, true},
+                        {{2, 1, 3, 1}, {0, 2, 3, 1}, true},
+                        {{5, 1, 4}, {1, 2, 0}, false},
+                        {{1, 5, 4}, {0, 2, 1}, false}};
+  for (const Case& c : cases) {
+    OnnxBuilder b(13);
+    b.input("x", FLOAT::value, c.x);
+    OnnxBuilder::attr(b.node("Softmax", {"x"}, {"r"}), "axis", int64_t(-1));
+    OnnxBuilder::attr(b.node("Transpose", {"r"}, {"t"}), "perm", c.perm);
+    OnnxBuilder::attr(b.node("Softmax", {"t"}, {"y"}), "axis", int64_t(-1));
+    b.output("y");
+    Result r = check(b, {random_tensor(c.x, 60)});
+    EXPECT_EQ(r.has("Reshape"), c.becomes_reshape) << dims_to_string(c.x) << " " << ops_of(r);
+    EXPECT_EQ(r.has("Transpose"), !c.becomes_reshape) << dims_to_string(c.x) << " " << ops_of(r);
+  }
+}
+
 TEST(Passes, ReshapePairs) {
   OnnxBuilder b(13);
   b.input("x", FLOAT::value, {2, 3, 4});
@@ -385,6 +409,59 @@ TEST(Passes, AttentionWithMaskAndScale) {
     EXPECT_EQ(r.nodes_fused, 2u) << ops_of(r);  // Transpose, Attention
     EXPECT_TRUE(r.has("Attention")) << ops_of(r);
   }
+}
+
+// Multi-head attention as BERT (rank 4, Transpose (0, 2, 1, 3)) and torch's MultiheadAttention (rank 3, (1, 0, 2))
+// export it: the head/row Transposes of Q, V and the output fold into the Attention node; only K's stays. With
+// `keep_q` the transposed Q is also a graph output: the Transpose stays for it and Attention still reads Q heads inner.
+TEST(Passes, AttentionFoldsHeadTransposes) {
+  for (int rank = 3; rank <= 4; ++rank) {
+    for (int keep_q = 0; keep_q < 2; ++keep_q) {
+      const Dims in = rank == 4 ? Dims{2, 5, 3, 4} : Dims{5, 3, 4};  // [B,] L, H, Dh
+      const std::vector<int64_t> swap = rank == 4 ? std::vector<int64_t>{0, 2, 1, 3} : std::vector<int64_t>{1, 0, 2};
+      const std::vector<int64_t> to_kt = rank == 4 ? std::vector<int64_t>{0, 2, 3, 1} : std::vector<int64_t>{1, 2, 0};
+      OnnxBuilder b(13);
+      b.input("q", FLOAT::value, in);
+      b.input("k", FLOAT::value, in);
+      b.input("v", FLOAT::value, in);
+      scalar(b, "scale", 2.0f);
+      OnnxBuilder::attr(b.node("Transpose", {"q"}, {"qt"}), "perm", swap);
+      OnnxBuilder::attr(b.node("Transpose", {"k"}, {"kt"}), "perm", to_kt);
+      OnnxBuilder::attr(b.node("Transpose", {"v"}, {"vt"}), "perm", swap);
+      b.node("Div", {"qt", "scale"}, {"qs"});
+      b.node("MatMul", {"qs", "kt"}, {"s"});
+      OnnxBuilder::attr(b.node("Softmax", {"s"}, {"p"}), "axis", int64_t(-1));
+      b.node("MatMul", {"p", "vt"}, {"o"});
+      OnnxBuilder::attr(b.node("Transpose", {"o"}, {"y"}), "perm", swap);
+      b.output("y");
+      if (keep_q) b.output("qt");
+      Result r = check(b, {random_tensor(in, 50), random_tensor(in, 51), random_tensor(in, 52)});
+      const std::string what = "rank " + std::to_string(rank) + (keep_q ? " keep_q " : " ") + ops_of(r);
+      EXPECT_EQ(r.nodes_unfused, 8u) << what;
+      EXPECT_EQ(r.nodes_fused, keep_q ? 3u : 2u) << what;  // [Transpose(q),] Transpose(k), Attention
+      EXPECT_TRUE(r.has("Attention")) << what;
+    }
+  }
+}
+
+// The output Transpose stays when something else reads the attention result.
+TEST(Passes, AttentionKeepsSharedOutputTranspose) {
+  OnnxBuilder b(13);
+  b.input("q", FLOAT::value, {2, 3, 5, 4});
+  b.input("kt", FLOAT::value, {2, 3, 4, 6});
+  b.input("v", FLOAT::value, {2, 3, 6, 4});
+  OnnxBuilder::attr(b.node("Softmax", {"q"}, {"q1"}), "axis", int64_t(-1));  // not foldable: not a Transpose
+  b.node("MatMul", {"q1", "kt"}, {"s"});
+  OnnxBuilder::attr(b.node("Softmax", {"s"}, {"p"}), "axis", int64_t(-1));
+  b.node("MatMul", {"p", "v"}, {"o"});
+  OnnxBuilder::attr(b.node("Transpose", {"o"}, {"y"}), "perm", std::vector<int64_t>{0, 2, 1, 3});
+  b.node("Relu", {"o"}, {"z"});
+  b.output("y");
+  b.output("z");
+  Result r =
+      check(b, {random_tensor({2, 3, 5, 4}, 53), random_tensor({2, 3, 4, 6}, 54), random_tensor({2, 3, 6, 4}, 55)});
+  EXPECT_EQ(r.nodes_fused, 4u) << ops_of(r);  // Softmax, Attention, Transpose, Relu
+  EXPECT_TRUE(r.has("Transpose")) << ops_of(r);
 }
 
 TEST(Passes, ElementwiseChain) {

@@ -34,54 +34,77 @@ namespace {
 constexpr size_t kMaxRank = 8;    // of the batch dims; deeper batches run the reference kernel
 constexpr int64_t kRowBlock = 8;  // query rows per tile (the AVX-512 micro-kernel's rows)
 
-// Where one batch matrix of each input starts (in matrices), for flat batch index i of the broadcast batch dims.
+// Where one batch matrix of each tensor starts (in elements), for flat batch index i of the broadcast batch dims.
+enum Operand { kQ, kKt, kV, kMask, kY, kOperands };
 struct BatchMap {
   size_t rank = 0;
   int64_t dims[kMaxRank] = {};
-  int64_t strides[4][kMaxRank] = {};  // Q, Kt, V, mask; 0 where the input broadcasts
+  int64_t strides[kOperands][kMaxRank] = {};  // 0 where the tensor broadcasts
   int64_t count = 1;
 
-  void offsets(int64_t i, int64_t off[4]) const {
-    off[0] = off[1] = off[2] = off[3] = 0;
+  void offsets(int64_t i, int64_t off[kOperands]) const {
+    for (int t = 0; t < kOperands; ++t) off[t] = 0;
     for (size_t a = rank; a-- > 0;) {
       const int64_t c = i % dims[a];
       i /= dims[a];
-      for (int t = 0; t < 4; ++t) off[t] += c * strides[t][a];
+      for (int t = 0; t < kOperands; ++t) off[t] += c * strides[t][a];
     }
   }
 };
 
-// The per-call geometry: Q [.., M, K], Kt [.., K, N], V [.., N, D], mask [.., MR, MC] with MR in {1, M}, MC in {1, N}.
+// The per-call geometry: Q [.., M, K], Kt [.., K, N], V [.., N, D], mask [.., MR, MC] with MR in {1, M}, MC in {1, N},
+// output [.., M, D] (logical shapes); the row strides of Q, V and the output (Kt's is N, the mask's MC).
 struct Geometry {
   int64_t M = 0, K = 0, N = 0, D = 0;
   int64_t mask_rows = 0, mask_cols = 0;  // 0: no mask
+  int64_t ldq = 0, ldv = 0, ldy = 0;
   BatchMap batch;
 };
 
-// The batch dims of `d` (all but the last two, or the first rank - 2 of a mask aligned to `rank` dims) as strides in
-// matrices over the broadcast batch `out`; false when `d` does not broadcast onto it.
-bool batch_strides(const Dims& d, size_t matrix_dims, const Dims& out, int64_t* strides) {
-  const size_t r = d.size() >= matrix_dims ? d.size() - matrix_dims : 0;
+// A tensor's logical dims and element strides: contiguous, or stored heads inner (axes -3 and -2 swapped).
+struct Strided {
+  Dims dims, strides;
+};
+Strided logical(const Dims& stored, bool heads_inner) {
+  Strided s{stored, strides_of(stored)};
+  if (heads_inner) {
+    const size_t r = stored.size();
+    std::swap(s.dims[r - 3], s.dims[r - 2]);
+    std::swap(s.strides[r - 3], s.strides[r - 2]);
+  }
+  return s;
+}
+
+// The batch dims of `t` (all but its last two, right-aligned to the broadcast batch `out`) as element strides;
+// false when `t` does not broadcast onto `out`.
+bool batch_strides(const Strided& t, const Dims& out, int64_t* strides) {
+  const size_t r = t.dims.size() >= 2 ? t.dims.size() - 2 : 0;
   if (r > out.size()) return false;
-  int64_t s = 1;
   for (size_t a = out.size(); a-- > 0;) {
     const size_t back = out.size() - a;  // 1 for the last batch dim
-    const int64_t n = back <= r ? d[r - back] : 1;
+    const int64_t n = back <= r ? t.dims[r - back] : 1;
     if (n != 1 && n != out[a]) return false;
-    strides[a] = n == 1 ? 0 : s;
-    s *= n;
+    strides[a] = n == 1 ? 0 : t.strides[r - back];
   }
   return true;
 }
 
-bool make_geometry(const Tensor& q, const Tensor& kt, const Tensor& v, const Tensor* mask, Geometry* g) {
-  const Dims &dq = q.dims(), &dk = kt.dims(), &dv = v.dims();
-  if (dq.size() < 2 || dk.size() < 2 || dv.size() < 2) return false;
+bool make_geometry(const Attention& op, const Tensor& q, const Tensor& kt, const Tensor& v, const Tensor* mask,
+                   const Tensor& y, Geometry* g) {
+  if (q.rank() < (op.q_heads_inner ? 3 : 2) || kt.rank() < 2 || v.rank() < (op.v_heads_inner ? 3 : 2) ||
+      y.rank() < (op.y_heads_inner ? 3 : 2))
+    return false;
+  const Strided sq = logical(q.dims(), op.q_heads_inner), sk = logical(kt.dims(), false),
+                sv = logical(v.dims(), op.v_heads_inner), sy = logical(y.dims(), op.y_heads_inner);
+  const Dims &dq = sq.dims, &dk = sk.dims, &dv = sv.dims;
   g->M = dq[dq.size() - 2];
   g->K = dq.back();
   g->N = dk.back();
   g->D = dv.back();
   if (dk[dk.size() - 2] != g->K || dv[dv.size() - 2] != g->N) return false;
+  g->ldq = sq.strides[dq.size() - 2];
+  g->ldv = sv.strides[dv.size() - 2];
+  g->ldy = sy.strides[sy.dims.size() - 2];
   Dims batch;
   for (const Dims* d : {&dq, &dk, &dv}) {
     const Dims b(d->begin(), d->end() - 2);
@@ -95,6 +118,10 @@ bool make_geometry(const Tensor& q, const Tensor& kt, const Tensor& v, const Ten
     }
   }
   if (batch.size() > kMaxRank) return false;
+  Dims want_y = batch;
+  want_y.push_back(g->M);
+  want_y.push_back(g->D);
+  if (sy.dims != want_y) return false;
   BatchMap& m = g->batch;
   m.rank = batch.size();
   m.count = 1;
@@ -102,8 +129,8 @@ bool make_geometry(const Tensor& q, const Tensor& kt, const Tensor& v, const Ten
     m.dims[a] = batch[a];
     m.count *= batch[a];
   }
-  if (!batch_strides(dq, 2, batch, m.strides[0]) || !batch_strides(dk, 2, batch, m.strides[1]) ||
-      !batch_strides(dv, 2, batch, m.strides[2]))
+  if (!batch_strides(sq, batch, m.strides[kQ]) || !batch_strides(sk, batch, m.strides[kKt]) ||
+      !batch_strides(sv, batch, m.strides[kV]) || !batch_strides(sy, batch, m.strides[kY]))
     return false;
   g->mask_rows = g->mask_cols = 0;
   if (mask) {
@@ -113,7 +140,7 @@ bool make_geometry(const Tensor& q, const Tensor& kt, const Tensor& v, const Ten
     if ((mc != 1 && mc != g->N) || (mr != 1 && mr != g->M)) return false;
     g->mask_rows = mr;
     g->mask_cols = mc;
-    if (!batch_strides(dm, 2, batch, m.strides[3])) return false;
+    if (!batch_strides(logical(dm, false), batch, m.strides[kMask])) return false;
   }
   return true;
 }
@@ -219,11 +246,10 @@ class AttentionKernel final : public Kernel {
                      (!mask || mask->type() == ElementType::kF32);
     // Anything unusual (other types, shapes that do not chain, empty products) takes the reference kernel, which
     // also reports the errors.
-    if (!f32 || !make_geometry(q, kt, v, mask, &g) || g.K == 0 || g.N == 0) return op_.run(ctx);
+    if (!f32) return op_.run(ctx);
     Tensor& y = ctx.output(0);
+    if (!make_geometry(op_, q, kt, v, mask, y, &g) || g.K == 0 || g.N == 0) return op_.run(ctx);
     if (y.size() == 0) return;
-    CELER_CHECK(y.size() == g.batch.count * g.M * g.D, kInternal, "Attention output of shape ",
-                dims_to_string(y.dims()), " does not match its inputs");
 
     // Work units: (batch matrix, block of up to 4 row tiles), taken by the threads dynamically (a thread the OS
     // preempts delays the others less), in order so that consecutive units of a thread share Kt and V.
@@ -293,13 +319,13 @@ class AttentionKernel final : public Kernel {
   void run_unit(const Args& a, int64_t unit, float* sc, int64_t tile_rows) const {
     const Geometry& g = *a.g;
     const int64_t bi = unit / a.chunks, c = unit % a.chunks;
-    int64_t off[4];
+    int64_t off[kOperands];
     g.batch.offsets(bi, off);
-    const float* q = a.q + off[0] * g.M * g.K;
-    const float* kt = a.kt + off[1] * g.K * g.N;
-    const float* v = a.v + off[2] * g.N * g.D;
-    const float* mask = a.mask ? a.mask + off[3] * g.mask_rows * g.mask_cols : nullptr;
-    float* y = a.y + bi * g.M * g.D;
+    const float* q = a.q + off[kQ];
+    const float* kt = a.kt + off[kKt];
+    const float* v = a.v + off[kV];
+    const float* mask = a.mask ? a.mask + off[kMask] : nullptr;
+    float* y = a.y + off[kY];
     const int64_t r_begin = std::min(g.M, a.row_tiles * c / a.chunks * kRowBlock);
     const int64_t r_end = std::min(g.M, a.row_tiles * (c + 1) / a.chunks * kRowBlock);
     const cpu::SimdKernels& simd = cpu::simd();
@@ -310,9 +336,9 @@ class AttentionKernel final : public Kernel {
         ep.alpha = a.alpha;
         ep.mask_vector = g.mask_cols > 1;
         for (int64_t i = 0; i < rows && mask; ++i) ep.mask[i] = mask + (g.mask_rows == 1 ? 0 : r + i) * g.mask_cols;
-        product_avx512(rows, q + r * g.K, g.K, kt, g.N, g.K, sc, a.ld, g.N, &ep);
+        product_avx512(rows, q + r * g.ldq, g.ldq, kt, g.N, g.K, sc, a.ld, g.N, &ep);
       } else {
-        dnnl_sgemm('N', 'N', rows, g.N, g.K, a.alpha, q + r * g.K, g.K, kt, g.N, 0.0f, sc, a.ld);
+        dnnl_sgemm('N', 'N', rows, g.N, g.K, a.alpha, q + r * g.ldq, g.ldq, kt, g.N, 0.0f, sc, a.ld);
         for (int64_t i = 0; i < rows && mask; ++i) {
           const float* mr = mask + (g.mask_rows == 1 ? 0 : r + i) * g.mask_cols;
           float* row = sc + i * a.ld;
@@ -324,9 +350,9 @@ class AttentionKernel final : public Kernel {
       }
       for (int64_t i = 0; i < rows; ++i) simd.softmax_rows(SoftmaxMode::kSoftmax, sc + i * a.ld, sc + i * a.ld, 1, g.N);
       if (impl_ == Impl::kAvx512)
-        product_avx512(rows, sc, a.ld, v, g.D, g.N, y + r * g.D, g.D, g.D, nullptr);
+        product_avx512(rows, sc, a.ld, v, g.ldv, g.N, y + r * g.ldy, g.ldy, g.D, nullptr);
       else
-        dnnl_sgemm('N', 'N', rows, g.D, g.N, 1.0f, sc, a.ld, v, g.D, 0.0f, y + r * g.D, g.D);
+        dnnl_sgemm('N', 'N', rows, g.D, g.N, 1.0f, sc, a.ld, v, g.ldv, 0.0f, y + r * g.ldy, g.ldy);
     }
   }
 
@@ -342,9 +368,10 @@ std::unique_ptr<Kernel> make_cpu_attention(const Node& node, const CompileOption
   for (size_t i = 0; i < node.inputs.size() && i < 4; ++i)
     if (node.inputs[i] && node.inputs[i]->type.elem != ElementType::kF32) return nullptr;
   if (node.inputs.size() < 3) return nullptr;
+  const bool heads_inner[3] = {op.q_heads_inner, false, op.v_heads_inner};
   for (size_t i = 0; i < 3; ++i) {
     const PartialShape& s = node.inputs[i]->type.shape;
-    if (s.rank_known() && (s.rank() < 2 || size_t(s.rank()) > kMaxRank + 2)) return nullptr;
+    if (s.rank_known() && (s.rank() < (heads_inner[i] ? 3 : 2) || size_t(s.rank()) > kMaxRank + 2)) return nullptr;
   }
   const Impl impl = cpu::simd().isa == cpu::Isa::kAvx512 ? Impl::kAvx512 : Impl::kSgemm;
   return std::make_unique<AttentionKernel>(op, impl, cpu::max_threads(options));

@@ -1,6 +1,7 @@
 // Data movement kernels of the CPU device, for any non-string element type: Transpose (contiguous-run copies or
 // blocked 2-D transposes once size-1 dims are dropped and axes that stay adjacent are merged), Expand and Tile
-// (row copies), Where (broadcast runs); and Cast between f32 and f16/bf16 with the vectorised conversions.
+// (row copies), Slice (contiguous runs or strided rows), Where (broadcast runs); and Cast between f32 and f16/bf16
+// with the vectorised conversions.
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -10,7 +11,9 @@
 #include "devices/cpu/parallel.hpp"
 #include "devices/cpu/simd.hpp"
 #include "ops/cast.hpp"
+#include "ops/slice.hpp"
 #include "ops/transpose.hpp"
+#include "ops/util.hpp"
 
 namespace celer {
 
@@ -357,6 +360,75 @@ class WhereKernel final : public Kernel {
   int threads_;
 };
 
+// Slice: trailing whole axes (and the last sliced axis when its step is 1) form contiguous runs copied with memcpy;
+// the other axes are walked by index, the outer ones in parallel.
+template <typename S>
+void slice_typed(const std::vector<AxisSlice>& plan, const Dims& in_dims, const S* in, S* out, int threads) {
+  const size_t r = plan.size();
+  const Dims stride = strides_of(in_dims);
+  size_t j = r;  // axes [j, r) are whole
+  int64_t run = 1;
+  while (j > 0 && plan[j - 1].start == 0 && plan[j - 1].step == 1 && plan[j - 1].count == in_dims[j - 1])
+    run *= in_dims[--j];
+  if (j == 0) {
+    std::memcpy(out, in, size_t(run) * sizeof(S));
+    return;
+  }
+  // Axis j - 1 is walked by the row loop (or merged into the run when its step is 1).
+  const AxisSlice& row = plan[j - 1];
+  int64_t base = row.start * stride[j - 1], row_count = row.count, row_stride = row.step * stride[j - 1];
+  if (row.step == 1) {
+    run *= row.count;
+    row_count = 1;
+  }
+  const size_t outer_axes = j - 1;
+  int64_t outer = 1;
+  for (size_t k = 0; k < outer_axes; ++k) outer *= plan[k].count;
+  const int64_t total = outer * row_count * run;
+  cpu::parallel_for(outer, cpu::threads_for(total, cpu::kGrainSimple, threads), 1, [&](int64_t ub, int64_t ue) {
+    for (int64_t u = ub; u < ue; ++u) {
+      int64_t rest = u, off = base;
+      for (size_t k = outer_axes; k-- > 0;) {
+        const int64_t idx = rest % plan[k].count;
+        rest /= plan[k].count;
+        off += (plan[k].start + idx * plan[k].step) * stride[k];
+      }
+      S* dst = out + u * row_count * run;
+      if (run == 1) {
+        for (int64_t i = 0; i < row_count; ++i) dst[i] = in[off + i * row_stride];
+      } else {
+        for (int64_t i = 0; i < row_count; ++i)
+          std::memcpy(dst + i * run, in + off + i * row_stride, size_t(run) * sizeof(S));
+      }
+    }
+  });
+}
+
+class SliceKernel final : public Kernel {
+ public:
+  SliceKernel(const Op& op, int threads) : op_(op), threads_(threads) {}
+  const char* name() const override { return "cpu:slice"; }
+  void run(KernelContext& ctx) const override {
+    const Tensor& in = ctx.input(0);
+    const size_t es = element_size(in.type());
+    if (in.type() == ElementType::kString || (es != 1 && es != 2 && es != 4 && es != 8)) return op_.run(ctx);
+    const std::vector<AxisSlice> plan =
+        plan_slice(in.dims(), ctx.input(1), ctx.input(2), ctx.has_input(3) ? &ctx.input(3) : nullptr,
+                   ctx.has_input(4) ? &ctx.input(4) : nullptr);
+    Dims out_dims(plan.size());
+    for (size_t k = 0; k < plan.size(); ++k) out_dims[k] = plan[k].count;
+    Tensor& out = ctx.output(0, in.type(), out_dims);
+    if (out.size() == 0) return;
+    with_storage(in.type(), [&]<typename S>() {
+      slice_typed(plan, in.dims(), static_cast<const S*>(in.raw()), static_cast<S*>(out.raw()), threads_);
+    });
+  }
+
+ private:
+  const Op& op_;
+  int threads_;
+};
+
 }  // namespace
 
 std::unique_ptr<Kernel> make_cpu_expand(const Node& node, const CompileOptions& options) {
@@ -384,6 +456,12 @@ std::unique_ptr<Kernel> make_cpu_transpose(const Node& node, const CompileOption
   const ElementType t = node.inputs[0]->type.elem;
   if (t == ElementType::kString || t == ElementType::kUndefined) return nullptr;
   return std::make_unique<TransposeKernel>(static_cast<const Transpose&>(*node.op), cpu::max_threads(options));
+}
+
+std::unique_ptr<Kernel> make_cpu_slice(const Node& node, const CompileOptions& options) {
+  const ElementType t = node.inputs[0]->type.elem;
+  if (t == ElementType::kString || t == ElementType::kUndefined) return nullptr;
+  return std::make_unique<SliceKernel>(*node.op, cpu::max_threads(options));
 }
 
 }  // namespace celer

@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <array>
 #include <limits>
+#include <optional>
 
 #include "devices/cpu/broadcast.hpp"
 #include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/onednn_common.hpp"
 #include "devices/cpu/parallel.hpp"
 #include "devices/cpu/simd.hpp"
 #include "ops/binary.hpp"
@@ -78,18 +80,60 @@ class ClipKernel final : public Kernel {
   int threads_;
 };
 
+// A Binary of the layout pass's chains whose full-shape operand is channels-last or channel-blocked and whose other
+// operand broadcasts per channel (read as plain): the dims of the output and both operands in memory order, nhwc as
+// [N, S, C] and blocked as [N, C/b, S, b] (S: the spatial dims).
+struct LayoutDims {
+  Dims in[2], out, out_logical;
+};
+
+std::optional<LayoutDims> layout_dims(const Node& node) {
+  const size_t f = onednn::layout_operand(node);
+  const Layout l = onednn::value_layout(node.inputs[f]);
+  if (l == Layout::kPlain || node.inputs[1 - f]->type.shape == node.outputs[0]->type.shape) return std::nullopt;
+  CELER_CHECK(node.outputs[0]->type.shape.is_static() && onednn::per_channel_operand(node.inputs[1 - f],
+                                                                                     node.outputs[0]->type.shape),
+              kInternal, node.describe(), ": a broadcast in layout ", layout_name(l), " that is not per channel");
+  LayoutDims d;
+  d.out_logical = node.outputs[0]->type.shape.to_dims();
+  const Dims& y = d.out_logical;
+  Dims p = node.inputs[1 - f]->type.shape.to_dims();
+  p.insert(p.begin(), y.size() - p.size(), 1);
+  int64_t spatial = 1;
+  for (size_t i = 2; i < y.size(); ++i) spatial *= y[i];
+  const int64_t n = y[0], c = y[1];
+  if (l == Layout::kChannelsLast) {
+    d.out = {n, spatial, c};
+    d.in[1 - f] = {p[0], 1, p[1]};
+  } else {
+    const int64_t blk = layout_block(l);
+    d.out = {n, c / blk, spatial, blk};
+    d.in[1 - f] = {p[0], p[1] == 1 ? 1 : c / blk, 1, p[1] == 1 ? 1 : blk};
+  }
+  d.in[f] = d.out;
+  return d;
+}
+
 class BinaryKernel final : public Kernel {
  public:
-  BinaryKernel(const Binary& op, int threads) : op_(op), threads_(threads) {}
-  const char* name() const override { return "cpu:binary"; }
+  BinaryKernel(const Binary& op, int threads, std::optional<LayoutDims> layout)
+      : op_(op), threads_(threads), layout_(std::move(layout)) {}
+  const char* name() const override { return layout_ ? "cpu:binary_layout" : "cpu:binary"; }
   void run(KernelContext& ctx) const override {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
+    if (layout_)
+      CELER_CHECK(a.type() == ElementType::kF32 && b.type() == ElementType::kF32 && ctx.output(0).dims() ==
+                      layout_->out_logical,
+                  kInternal, "a channel-broadcast Binary in a layout chain got other types or shapes");
     if (a.type() != ElementType::kF32 || b.type() != ElementType::kF32) return op_.run(ctx);
     Tensor& out = ctx.output(0);
     if (out.size() == 0) return;
     BroadcastPlan p;
-    if (!plan_broadcast(out.dims(), {&a.dims(), &b.dims()}, p)) return op_.run(ctx);
+    const bool planned = layout_ ? plan_broadcast(layout_->out, {&layout_->in[0], &layout_->in[1]}, p)
+                                 : plan_broadcast(out.dims(), {&a.dims(), &b.dims()}, p);
+    CELER_CHECK(planned || !layout_, kInternal, "a channel-broadcast Binary in a layout chain");
+    if (!planned) return op_.run(ctx);
     const float* pa = a.data<float>();
     const float* pb = b.data<float>();
     float* po = out.data<float>();
@@ -104,6 +148,7 @@ class BinaryKernel final : public Kernel {
  private:
   const Binary& op_;
   int threads_;
+  std::optional<LayoutDims> layout_;
 };
 
 // A fused chain of elementwise steps (Eltwise), applied tile by tile so that a tile stays in the L1 cache across the
@@ -178,7 +223,7 @@ std::unique_ptr<Kernel> make_cpu_unary(const Node& node, const CompileOptions& o
 std::unique_ptr<Kernel> make_cpu_binary(const Node& node, const CompileOptions& options) {
   const auto& op = static_cast<const Binary&>(*node.op);
   if (!cpu::simd_supports(op.fn) || !is_f32(node.inputs[0]) || !is_f32(node.inputs[1])) return nullptr;
-  return std::make_unique<BinaryKernel>(op, cpu::max_threads(options));
+  return std::make_unique<BinaryKernel>(op, cpu::max_threads(options), layout_dims(node));
 }
 
 std::unique_ptr<Kernel> make_cpu_clip(const Node& node, const CompileOptions& options) {

@@ -4,12 +4,20 @@
 // boundaries of a chain. One pass decides; kernels read the decision back from the graph's structure (value_layout):
 //   - a Reorder's output has its `to` layout;
 //   - Conv, ConvTranspose, Pool and channel-Concat outputs, and the outputs of elementwise nodes (Unary, Clip,
-//     same-shape Binary), have the layout of their input 0;
+//     same-shape Binary), have the layout of their input 0; a Binary whose other operand broadcasts per channel (a
+//     squeeze-excitation scale, read as plain) has the layout of its full-shape operand (layout_operand);
 //   - everything else is plain.
 // Every layout of a tensor has the same shape and byte size as the plain one (blocked layouts are only used when the
 // channel count is a multiple of the block): Tensor, the memory planner and every other kernel are unchanged, and the
 // pass guarantees that no node other than those above ever reads a non-plain value.
+//
+// BF16 inference (inference_precision = bf16 on a CPU with native bf16): the chains' values carry bf16 (their IR type
+// says so: ValueType::elem = kBF16) so that convolutions read and write bf16 without a conversion pass each: the entry
+// Reorders convert f32 -> bf16 and the exit Reorders bf16 -> f32 (Reorder::elem), and pooling and concat run on bf16.
+// Elementwise nodes inside a chain (f32-only kernels) keep f32 values around them; a convolution reading such a value
+// converts it itself, and one writing it writes f32 (see assign_bf16 below).
 #include <cstdlib>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -18,6 +26,7 @@
 
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
+#include "devices/cpu/simd.hpp"
 #include "ops/binary.hpp"
 #include "ops/conv.hpp"
 #include "ops/pool.hpp"
@@ -32,12 +41,32 @@ bool keeps_input_layout(OpKind k) {
 }
 }  // namespace
 
+size_t layout_operand(const Node& n) {
+  if (n.op->kind() != OpKind::kBinary || n.num_explicit_inputs < 2 || !n.inputs[0] || !n.inputs[1] ||
+      n.outputs.empty() || !n.outputs[0])
+    return 0;
+  const PartialShape& out = n.outputs[0]->type.shape;
+  return n.inputs[0]->type.shape != out && n.inputs[1]->type.shape == out ? 1 : 0;
+}
+
+bool per_channel_operand(const Value* v, const PartialShape& out) {
+  if (!static_shape(v) || v->type.elem != ElementType::kF32 || !out.is_static() || out.rank() < 3) return false;
+  const Dims d = v->type.shape.to_dims();
+  if (d.size() > size_t(out.rank())) return false;
+  const size_t shift = size_t(out.rank()) - d.size();
+  for (size_t i = 0; i < d.size(); ++i) {
+    const size_t axis = shift + i;
+    if (d[i] != 1 && !(axis <= 1 && d[i] == out[axis].value())) return false;
+  }
+  return true;
+}
+
 Layout value_layout(const Value* v) {
   while (v && v->producer && !v->producer->outputs.empty() && v->producer->outputs[0] == v) {
     const Node& p = *v->producer;
     if (p.op->kind() == OpKind::kReorder) return static_cast<const Reorder&>(*p.op).to;
     if (!keeps_input_layout(p.op->kind()) || p.inputs.empty()) break;
-    v = p.inputs[0];
+    v = p.inputs[layout_operand(p)];
   }
   return Layout::kPlain;
 }
@@ -64,8 +93,12 @@ bool blockable(const Value* v, Layout layout) {
 // Inputs of `n` that must share its layout when it runs blocked (others, e.g. weights, bias and per-channel post-op
 // operands, stay plain).
 std::vector<size_t> layout_inputs(const Node& n) {
+  if (n.op->kind() == OpKind::kBinary) {  // both operands, or the one a per-channel operand broadcasts onto
+    const size_t f = onednn::layout_operand(n);
+    if (n.inputs[1 - f]->type.shape == n.outputs[0]->type.shape) return {0, 1};
+    return {f};
+  }
   std::vector<size_t> idx{0};
-  if (n.op->kind() == OpKind::kBinary) idx.push_back(1);
   if (n.op->kind() == OpKind::kConcat)
     for (size_t i = 1; i < n.num_explicit_inputs; ++i) idx.push_back(i);
   if (n.op->kind() == OpKind::kConv)
@@ -83,12 +116,20 @@ bool is_elementwise(const Node& n) {
   if (k == OpKind::kClip)  // min and max are scalars
     for (size_t i = 1; i < n.num_explicit_inputs; ++i)
       if (n.inputs[i] && (!static_shape(n.inputs[i]) || n.inputs[i]->type.shape.rank() != 0)) return false;
-  // Binary: no broadcasting, both operands have the output's shape; neither is a constant (a Reorder of a constant
-  // could be folded into a constant whose layout the graph no longer shows).
-  if (k == OpKind::kBinary)
-    return n.num_explicit_inputs == 2 && static_shape(n.inputs[1]) && !n.inputs[0]->constant &&
-           !n.inputs[1]->constant && n.inputs[0]->type.shape == n.outputs[0]->type.shape &&
-           n.inputs[1]->type.shape == n.outputs[0]->type.shape;
+  // Binary: both operands have the output's shape and neither is a constant (a Reorder of a constant could be folded
+  // into a constant whose layout the graph no longer shows); or one has it and the other (plain, any) broadcasts per
+  // channel, e.g. the scale of a squeeze-excitation block (the CPU Binary kernel runs these in any layout).
+  if (k == OpKind::kBinary) {
+    if (n.num_explicit_inputs != 2 || !static_shape(n.inputs[0]) || !static_shape(n.inputs[1])) return false;
+    const PartialShape& out = n.outputs[0]->type.shape;
+    const size_t f = onednn::layout_operand(n);
+    const Value* full = n.inputs[f];
+    const Value* other = n.inputs[1 - f];
+    if (full->constant || full->type.shape != out) return false;
+    if (other->type.shape == out) return !other->constant;
+    return full->type.elem == ElementType::kF32 && onednn::per_channel_operand(other, out) &&
+           cpu::simd_supports(static_cast<const Binary&>(*n.op).fn);
+  }
   return n.inputs[0]->type.shape == n.outputs[0]->type.shape;
 }
 
@@ -96,7 +137,7 @@ bool is_elementwise(const Node& n) {
 bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node*>& runnable,
                const CompileOptions& options) {
   if (n.outputs.empty() || !n.outputs[0] || n.num_explicit_inputs == 0 || !n.inputs[0]) return false;
-  if (!blockable(n.inputs[0], layout) || !blockable(n.outputs[0], layout)) return false;
+  if (!blockable(n.inputs[onednn::layout_operand(n)], layout) || !blockable(n.outputs[0], layout)) return false;
   switch (n.op->kind()) {
     case OpKind::kConv: {
       const auto& op = static_cast<const Conv&>(*n.op);
@@ -151,6 +192,45 @@ Layout choose_layout(const Graph& g, const CompileOptions& options, std::unorder
   return best;
 }
 
+// Makes the blocked values bf16 where every node touching them takes bf16: a pooling's input and output, and all inputs
+// and the output of a concat, share one type (a group); values read or written by elementwise nodes stay f32. The
+// Reorders at the chains' ends convert.
+void assign_bf16(const std::vector<Node*>& chain_nodes, const std::vector<Node*>& reorders) {
+  std::unordered_map<Value*, Value*> parent;
+  std::function<Value*(Value*)> find = [&](Value* v) -> Value* {
+    auto it = parent.find(v);
+    if (it == parent.end() || it->second == v) return v;
+    return it->second = find(it->second);
+  };
+  auto unite = [&](Value* a, Value* b) {
+    a = find(a);
+    b = find(b);
+    if (a != b) parent[a] = b;
+  };
+  std::unordered_set<Value*> blocked, f32;
+  for (Node* n : chain_nodes) {
+    blocked.insert(n->outputs[0]);
+    const OpKind k = n->op->kind();
+    const std::vector<size_t> ins = layout_inputs(*n);
+    if (k == OpKind::kPool || k == OpKind::kConcat)
+      for (size_t i : ins) unite(n->inputs[i], n->outputs[0]);
+    if (k == OpKind::kUnary || k == OpKind::kClip || k == OpKind::kBinary) {
+      f32.insert(n->outputs[0]);
+      for (size_t i : ins) f32.insert(n->inputs[i]);
+    }
+  }
+  for (Node* r : reorders)
+    if (static_cast<const Reorder&>(*r->op).to != Layout::kPlain) blocked.insert(r->outputs[0]);
+  std::unordered_set<Value*> f32_groups;
+  for (Value* v : f32) f32_groups.insert(find(v));
+  for (Value* v : blocked)
+    if (!f32_groups.count(find(v))) v->type.elem = ElementType::kBF16;
+  for (Node* r : reorders) {
+    auto& op = static_cast<Reorder&>(*r->op);
+    if (r->inputs[0]->type.elem != r->outputs[0]->type.elem) op.elem = r->outputs[0]->type.elem;
+  }
+}
+
 }  // namespace
 
 void run_layout_pass(Graph& g, const CompileOptions& options) {
@@ -185,6 +265,7 @@ void run_layout_pass(Graph& g, const CompileOptions& options) {
   for (auto& n : g.nodes)
     if (chain.count(n.get())) order.push_back(n.get());
   std::vector<std::pair<Value*, Value*>> twins;  // (plain, blocked) outputs of chain nodes
+  std::vector<Node*> reorders;
   for (Node* n : order) {
     Value* plain = n->outputs[0];
     Value* b = g.add_value(fresh(plain->name), plain->type);
@@ -200,10 +281,19 @@ void run_layout_pass(Graph& g, const CompileOptions& options) {
       auto it = blocked_of.find(u);
       if (it == blocked_of.end()) {
         Value* b = g.add_value(fresh(u->name), u->type);
-        g.add_node(fresh(u->name + "/to_blocked"), std::make_unique<Reorder>(Layout::kPlain, blocked), {u}, {b});
+        reorders.push_back(
+            g.add_node(fresh(u->name + "/to_blocked"), std::make_unique<Reorder>(Layout::kPlain, blocked), {u}, {b}));
         it = blocked_of.emplace(u, b).first;
       }
       n->inputs[i] = it->second;
+    }
+    // A per-channel operand of a chain Binary made in the chain: with all spatial dims 1, every layout stores it like
+    // the plain one, so the Binary reads the chain's value (no Reorder). Not in BF16 chains (their values are bf16).
+    if (n->op->kind() == OpKind::kBinary && layout_inputs(*n).size() == 1 && !onednn::use_bf16(options)) {
+      const size_t o = 1 - onednn::layout_operand(*n);
+      auto it = blocked_of.find(n->inputs[o]);
+      const Dims d = n->inputs[o]->type.shape.to_dims();
+      if (it != blocked_of.end() && d.size() >= 3 && element_count(d) == d[0] * d[1]) n->inputs[o] = it->second;
     }
   }
   // The plain values still read (by other nodes, subgraphs or as graph outputs) come from a Reorder.
@@ -212,8 +302,9 @@ void run_layout_pass(Graph& g, const CompileOptions& options) {
     for (const Value* v : n->inputs) read.insert(v);
   for (auto& [plain, b] : twins)
     if (read.count(plain))
-      g.add_node(fresh(b->producer->name + "/to_plain"), std::make_unique<Reorder>(blocked, Layout::kPlain), {b},
-                 {plain});
+      reorders.push_back(g.add_node(fresh(b->producer->name + "/to_plain"),
+                                    std::make_unique<Reorder>(blocked, Layout::kPlain), {b}, {plain}));
+  if (onednn::use_bf16(options)) assign_bf16(order, reorders);
   g.sort();
 }
 

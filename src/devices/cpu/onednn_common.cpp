@@ -246,6 +246,27 @@ void append_key(std::vector<int64_t>& key, const Dims& dims) {
   key.insert(key.end(), dims.begin(), dims.end());
 }
 
+int node_threads(const Node& node, const CompileOptions& options) {
+  // Rough serial throughput of the small primitives concerned (memory-bound depthwise and pointwise convolutions,
+  // pooling, reorders): FLOPs and bytes per microsecond on one core.
+  constexpr double kFlopsPerUs = 40e3, kBytesPerUs = 20e3;
+  static const double serial_us = [] {
+    const char* env = std::getenv("CELER_CPU_SERIAL_US");
+    return env ? std::atof(env) : 25.0;
+  }();
+  double bytes = 0;
+  for (const Value* v : node.inputs)
+    if (v && !v->constant && v->type.is_tensor() && v->type.shape.is_static())
+      bytes += double(element_count(v->type.shape.to_dims())) * double(element_size(v->type.elem));
+  for (const Value* v : node.outputs)
+    if (v && v->type.is_tensor()) {
+      if (!v->type.shape.is_static()) return options.num_threads;  // unknown work
+      bytes += double(element_count(v->type.shape.to_dims())) * double(element_size(v->type.elem));
+    }
+  const double us = node.op->flops(node) / kFlopsPerUs + bytes / kBytesPerUs;
+  return us < serial_us ? 1 : options.num_threads;
+}
+
 bool static_shape(const Value* v) { return v && v->type.is_tensor() && v->type.shape.is_static(); }
 
 }  // namespace celer::onednn

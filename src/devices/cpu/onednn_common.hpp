@@ -78,6 +78,12 @@ size_t mappable_post_ops(const PostOps& ops);
 enum class Slot { kSrc, kDst, kWeights, kScratchpad, kCount };
 void* scratch(Slot slot, size_t bytes);
 
+// The OpenMP threads of a oneDNN kernel for `node` (for ThreadScope): the compiled model's num_threads, or 1 when the
+// node's estimated serial time (from its FLOPs and the bytes it reads and writes) is too short to pay for a parallel
+// region and the split of its work, so that small nodes and small models do not pay for threads they cannot use.
+// The bound (25 us by default) can be overridden with the environment variable CELER_CPU_SERIAL_US (0: never serial).
+int node_threads(const Node& node, const CompileOptions& options);
+
 // Sets the OpenMP thread count of the calling thread for the lifetime of the object (no-op when n <= 0). oneDNN's
 // OpenMP runtime sizes its parallel regions by omp_get_max_threads() of the calling thread, both when a primitive is
 // created and when it runs, so kernels wrap both in a ThreadScope with the compiled model's num_threads.
@@ -138,6 +144,11 @@ void append_key(std::vector<int64_t>& key, const Dims& dims);
 // The layout of a value as the CPU layout pass left it (defined in layout_pass.cpp): the `to` of a Reorder, the
 // layout of input 0 of a layout-aware node (Conv, Pool: their output keeps their input's layout), plain otherwise.
 Layout value_layout(const Value* v);
+// The input whose layout a node's output keeps: 0, or for a Binary whose input 1 alone has the output's shape, 1.
+size_t layout_operand(const Node& node);
+// A static f32 value that broadcasts onto `out` (rank >= 3) per channel: aligned to it, every dim is 1 but axis 0 and
+// axis 1, which may equal out's. A Binary in a chain reads such an operand as plain (layout_pass.cpp).
+bool per_channel_operand(const Value* v, const PartialShape& out);
 // For a Conv with static shapes that oneDNN runs: the activation layout its primitive prefers (onednn_conv.cpp).
 std::optional<Layout> conv_preferred_layout(const Node& node, const CompileOptions& options);
 // A Concat of f32 activations (static shapes, rank 3 to 5) along the channel axis (onednn_concat.cpp).

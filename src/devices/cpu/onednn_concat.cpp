@@ -1,8 +1,8 @@
 // oneDNN concat for Concat along the channel axis of activations the layout pass keeps in a oneDNN layout
-// (channels-last or channel-blocked), f32. Plain Concat runs elsewhere. The Concat op's axis is not visible here (its
-// class lives in concat.cpp), so the kernel recognises a channel concat from the static shapes: every input has the
-// output's dims except the channels, which add up to the output's (with two or more non-empty inputs no other axis
-// can give that).
+// (channels-last or channel-blocked), f32 or bf16 (BF16 chains; inputs and output of one type). Plain Concat runs
+// elsewhere. The Concat op's axis is not visible here (its class lives in concat.cpp), so the kernel recognises a
+// channel concat from the static shapes: every input has the output's dims except the channels, which add up to the
+// output's (with two or more non-empty inputs no other axis can give that).
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
 
@@ -10,14 +10,15 @@ namespace celer {
 
 bool onednn::is_channel_concat(const Node& node) {
   if (node.op->kind() != OpKind::kConcat || node.num_explicit_inputs < 2 || !static_shape(node.outputs[0]) ||
-      node.outputs[0]->type.elem != ElementType::kF32)
+      !f32_or_bf16(node.outputs[0]))
     return false;
+  const ElementType elem = node.outputs[0]->type.elem;
   const Dims y = node.outputs[0]->type.shape.to_dims();
   if (y.size() < 3 || y.size() > 5) return false;
   int64_t channels = 0;
   for (size_t i = 0; i < node.num_explicit_inputs; ++i) {
     const Value* v = node.inputs[i];
-    if (!static_shape(v) || v->type.elem != ElementType::kF32) return false;
+    if (!static_shape(v) || v->type.elem != elem) return false;
     const Dims d = v->type.shape.to_dims();
     if (d.size() != y.size() || d[1] <= 0) return false;
     for (size_t a = 0; a < d.size(); ++a)
@@ -33,12 +34,14 @@ using namespace onednn;
 
 class ConcatKernel final : public Kernel {
  public:
-  ConcatKernel(const Node& node, const CompileOptions& options, Layout layout) : threads_(options.num_threads) {
+  ConcatKernel(const Node& node, const CompileOptions& options, Layout layout)
+      : threads_(node_threads(node, options)), bf16_(node.outputs[0]->type.elem == ElementType::kBF16) {
     ThreadScope ts(threads_);
+    const ElementType elem = node.outputs[0]->type.elem;
     std::vector<memory::desc> srcs;
     for (size_t i = 0; i < node.num_explicit_inputs; ++i)
-      srcs.push_back(f32_desc(node.inputs[i]->type.shape.to_dims(), layout));
-    dst_ = f32_desc(node.outputs[0]->type.shape.to_dims(), layout);
+      srcs.push_back(make_desc(node.inputs[i]->type.shape.to_dims(), layout, elem));
+    dst_ = make_desc(node.outputs[0]->type.shape.to_dims(), layout, elem);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::concat::primitive_desc pd(dst_, 1, srcs, engine(), attr);
@@ -46,7 +49,7 @@ class ConcatKernel final : public Kernel {
     scratchpad_ = pd.scratchpad_desc();
     prim_ = dnnl::concat(pd);
   }
-  const char* name() const override { return "onednn:concat"; }
+  const char* name() const override { return bf16_ ? "onednn:concat_bf16" : "onednn:concat"; }
 
   void run(KernelContext& ctx) const override {
     ThreadScope ts(threads_);
@@ -67,6 +70,7 @@ class ConcatKernel final : public Kernel {
 
  private:
   int threads_;
+  bool bf16_;
   std::vector<memory::desc> srcs_;
   memory::desc dst_, scratchpad_;
   dnnl::primitive prim_;

@@ -2,11 +2,19 @@
 // post-ops) and ConvTranspose (as oneDNN deconvolution), f32. Constant weights are reordered once into the layout the
 // primitive prefers; activations are read and written in the layout the CPU layout pass chose for them (plain ones are
 // reordered to the primitive's preferred layout and back inside the kernel).
+// BF16 inference (inference_precision = bf16 on a CPU with native bf16): weights are packed as bf16 and the primitive
+// reads bf16 activations (an f32 input is converted inside the kernel) and accumulates in f32; bias and post-ops are
+// applied in f32 and the output is written in its value's type: bf16 inside the layout pass's bf16 chains, else f32.
+// A final Silu, Sigmoid, Tanh or Gelu post-op runs after the primitive, in place, through celer's own SIMD functions:
+// oneDNN 2.6's exp-based eltwise post-ops cost about 3x more than the separate pass (measured on Zen 4).
+#include <immintrin.h>
+
 #include <algorithm>
 #include <optional>
 
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
+#include "devices/cpu/simd.hpp"
 #include "ops/conv.hpp"
 #include "ops/conv_transpose.hpp"
 
@@ -15,9 +23,69 @@ namespace {
 
 using namespace onednn;
 
+// Unary post-ops that run faster as a separate SIMD pass than inside oneDNN's primitive.
+bool own_unary(const PostOp& p) {
+  if (p.kind != PostOp::Kind::kUnary || !cpu::simd_supports(p.fn) || cpu::simd().isa == cpu::Isa::kScalar) return false;
+  return p.fn == UnaryFn::kSilu || p.fn == UnaryFn::kSigmoid || p.fn == UnaryFn::kTanh || p.fn == UnaryFn::kGelu;
+}
+
+// Sigmoid (silu = false) or Silu of n bf16 values in place, accurate to bf16: e^-x = 2^-k e^-u (k = round(x log2 e),
+// u = x - k ln2, |u| <= ln2/2) with e^-u by its degree-4 Taylor polynomial (< 5e-5 relative) and 1 / (1 + e^-x) by
+// rcp14 (< 2^-14 relative); NaN stays NaN. Only called when the CPU has native bf16 (AVX512-BF16).
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma"))) void sigmoid_bf16_avx512(uint16_t* p, int64_t n,
+                                                                                             bool silu) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xffff) : __mmask16((1u << (n - i)) - 1);
+    const __m256i h = _mm256_maskz_loadu_epi16(m, p + i);
+    const __m512 x = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    // Past |x| = 88 the sigmoid is 0 or 1 in bf16 (and e^88 is still finite). k = round(-x log2 e).
+    const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+    const __m512 k = _mm512_roundscale_ps(_mm512_mul_ps(xc, _mm512_set1_ps(-1.44269504f)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 u = _mm512_fmadd_ps(k, _mm512_set1_ps(0.693147181f), xc);  // -xc = k ln2 - u
+    __m512 e = _mm512_fmadd_ps(_mm512_set1_ps(1.0f / 24), u, _mm512_set1_ps(-1.0f / 6));
+    e = _mm512_fmadd_ps(e, u, _mm512_set1_ps(0.5f));
+    e = _mm512_fmadd_ps(e, u, _mm512_set1_ps(-1.0f));
+    e = _mm512_fmadd_ps(e, u, one);
+    e = _mm512_scalef_ps(e, k);
+    const __m512 s = _mm512_rcp14_ps(_mm512_add_ps(one, e));
+    const __m512 y = silu ? _mm512_mul_ps(x, s) : s;
+    const __m512 out = _mm512_mask_mov_ps(y, _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x);
+    _mm256_mask_storeu_epi16(p + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(out)));
+  }
+}
+
+// Applies a unary post-op in place to every element of y (f32 or bf16, any layout: it is elementwise), in chunks
+// shared among the calling thread's OpenMP threads.
+void apply_own_unary(const PostOp& p, Tensor& y) {
+  const cpu::SimdKernels& k = cpu::simd();
+  constexpr int64_t kChunk = 4096;
+  const int64_t n = y.size(), chunks = (n + kChunk - 1) / kChunk;
+  const bool bf16 = y.type() == ElementType::kBF16;
+  const bool fast = bf16 && bf16_native() && (p.fn == UnaryFn::kSilu || p.fn == UnaryFn::kSigmoid);
+  void* base = y.raw();
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t b = c * kChunk, len = std::min(kChunk, n - b);
+    if (fast) {
+      sigmoid_bf16_avx512(static_cast<uint16_t*>(base) + b, len, p.fn == UnaryFn::kSilu);
+    } else if (bf16) {
+      alignas(64) float buf[kChunk];
+      uint16_t* h = static_cast<uint16_t*>(base) + b;
+      k.bf16_to_f32(h, buf, len);
+      k.unary(p.fn, p.alpha, p.beta, buf, buf, len);
+      k.f32_to_bf16(buf, h, len);
+    } else {
+      float* f = static_cast<float*>(base) + b;
+      k.unary(p.fn, p.alpha, p.beta, f, f, len);
+    }
+  }
+}
+
 struct ConvEntry {
   dnnl::primitive prim;
-  memory::desc src_user, dst_user, src, dst, wei_user, wei, scratchpad;
+  memory::desc src_user, dst_user, src, dst, wei_user, wei, bias, scratchpad;
   memory packed;  // constant weights in `wei` layout
   MappedPostOps post;
 };
@@ -25,7 +93,7 @@ struct ConvEntry {
 class ConvKernel final : public Kernel {
  public:
   ConvKernel(const Node& node, const CompileOptions& options, bool transposed)
-      : node_(node), transposed_(transposed), threads_(options.num_threads) {
+      : node_(node), transposed_(transposed), threads_(node_threads(node, options)) {
     if (transposed) {
       const auto& op = static_cast<const ConvTranspose&>(*node.op);
       window_ = op.window;
@@ -36,9 +104,17 @@ class ConvKernel final : public Kernel {
       group_ = op.group;
       post_ops_ = op.post_ops;
     }
+    mapped_ops_ = post_ops_;
+    if (!post_ops_.empty() && own_unary(post_ops_.back())) {
+      own_ = post_ops_.back();
+      mapped_ops_.pop_back();
+    }
     wconst_ = node.inputs[1]->constant;
     layouts_ = input_layouts(node);
+    elems_ = input_elems(node);
     out_layout_ = layouts_[0];
+    out_elem_ = node.outputs[0]->type.elem;
+    compute_ = use_bf16(options) ? ElementType::kBF16 : ElementType::kF32;
   }
 
   // Builds the primitive for the current shapes when they are static; false when oneDNN refuses them.
@@ -55,14 +131,19 @@ class ConvKernel final : public Kernel {
     return static_entry_ != nullptr;
   }
 
-  const char* name() const override { return transposed_ ? "onednn:deconv" : "onednn:conv"; }
+  const char* name() const override {
+    if (compute_ == ElementType::kBF16) return transposed_ ? "onednn:deconv_bf16" : "onednn:conv_bf16";
+    return transposed_ ? "onednn:deconv" : "onednn:conv";
+  }
 
   // The activation layout the primitive picked for its input (of those celer has; plain otherwise).
   Layout preferred_layout() const {
     if (!static_entry_) return Layout::kPlain;
     const Dims x = node_.inputs[0]->type.shape.to_dims();
     for (Layout l : {Layout::kChannelsLast, Layout::kBlocked16, Layout::kBlocked8})
-      if ((l == Layout::kChannelsLast || x[1] % layout_block(l) == 0) && static_entry_->src == f32_desc(x, l)) return l;
+      if ((l == Layout::kChannelsLast || x[1] % layout_block(l) == 0) &&
+          static_entry_->src == make_desc(x, l, compute_))
+        return l;
     return Layout::kPlain;
   }
 
@@ -106,7 +187,7 @@ class ConvKernel final : public Kernel {
       }
     }
     std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-    if (ctx.has_input(2)) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), f32_desc({ctx.input(2).size()}, Tag::a));
+    if (ctx.has_input(2)) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), e->bias);
     args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
     add_post_op_args(e->post, ctx, args);
     e->prim.execute(s, args);
@@ -119,7 +200,12 @@ class ConvKernel final : public Kernel {
                       (layouts_[p.input] == out_layout_ && dims[p.input] == y.dims()),
                   kInternal, "post-op ", post_ops_to_string({p}), " left after oneDNN in layout ",
                   layout_name(out_layout_));
+    for (const PostOp& p : e->post.tail)
+      CELER_CHECK(
+          out_elem_ == ElementType::kF32 && (p.kind == PostOp::Kind::kUnary || elems_[p.input] == ElementType::kF32),
+          kInternal, "post-op ", post_ops_to_string({p}), " left after oneDNN on bf16 data");
     apply_post_ops(e->post.tail, ctx, y);
+    if (own_) apply_own_unary(*own_, y);
   }
 
  private:
@@ -165,8 +251,8 @@ class ConvKernel final : public Kernel {
       pad_r.push_back(pr);
     }
     auto e = std::make_shared<ConvEntry>();
-    e->src_user = f32_desc(x, layouts_[0]);
-    e->dst_user = f32_desc(y, out_layout_);
+    e->src_user = make_desc(x, layouts_[0], elems_[0]);
+    e->dst_user = make_desc(y, out_layout_, out_elem_);
     // Weights as oneDNN sees them: [G,] O, I, spatial... ONNX stores Conv weights as [M, C/G, k...] (= [G, M/G, C/G,
     // k...]) and ConvTranspose weights as [C, M/G, k...] (= [G, C/G, M/G, k...], i and o swapped).
     const int64_t M = y[1], C = x[1];
@@ -184,27 +270,32 @@ class ConvKernel final : public Kernel {
     e->wei_user = f32_desc(wd, wtag);
     // Activations in a layout the pass chose are given in that layout first (so that no reorder is needed); else,
     // or when oneDNN has no implementation for it, the primitive picks its preferred layouts and run() reorders.
-    const memory::desc any_src(to_dims(x), memory::data_type::f32, Tag::any);
-    const memory::desc any_dst(to_dims(y), memory::data_type::f32, Tag::any);
-    const memory::desc any_wei(to_dims(wd), memory::data_type::f32, Tag::any);
+    // The primitive reads `compute_` activations (a bf16 primitive an f32 input converted by run()) and writes the
+    // output's type.
+    const memory::data_type cdt = data_type_of(compute_);
+    const memory::desc any_src(to_dims(x), cdt, Tag::any);
+    const memory::desc any_dst(to_dims(y), data_type_of(out_elem_), Tag::any);
+    const memory::desc any_wei(to_dims(wd), cdt, Tag::any);
     std::vector<std::pair<memory::desc, memory::desc>> io;
-    if (layouts_[0] != Layout::kPlain) io.emplace_back(e->src_user, e->dst_user);
+    if (layouts_[0] != Layout::kPlain) io.emplace_back(make_desc(x, layouts_[0], compute_), e->dst_user);
     io.emplace_back(any_src, any_dst);
     const bool bias = in.size() > 2 && !in[2].empty();
-    const memory::desc bias_md = bias ? f32_desc({M}, Tag::a) : memory::desc();
+    e->bias = bias ? f32_desc({M}, Tag::a) : memory::desc();
+    const memory::desc& bias_md = e->bias;
 
     // The most post-ops oneDNN accepts for this primitive; the rest run after it.
-    size_t can_map = mappable_post_ops(post_ops_);
+    size_t can_map = mappable_post_ops(mapped_ops_);
     // With plain activations the primitive still computes in its preferred layout; a full-size plain operand would
     // push oneDNN onto a slow plain implementation, so such a post-op and those after it run after the reorder.
     if (out_layout_ == Layout::kPlain)
       for (size_t i = 0; i < can_map; ++i)
-        if (post_ops_[i].kind != PostOp::Kind::kUnary && element_count(in[post_ops_[i].input]) == element_count(y)) {
+        if (mapped_ops_[i].kind != PostOp::Kind::kUnary &&
+            element_count(in[mapped_ops_[i].input]) == element_count(y)) {
           can_map = i;
           break;
         }
     for (size_t limit = can_map + 1; limit-- > 0;) {
-      MappedPostOps post = map_post_ops(post_ops_, limit, dnnl::post_ops(), y, in, layouts_);
+      MappedPostOps post = map_post_ops(mapped_ops_, limit, dnnl::post_ops(), y, in, layouts_, elems_);
       if (post.count < limit) continue;
       dnnl::primitive_attr attr;
       attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
@@ -250,23 +341,32 @@ class ConvKernel final : public Kernel {
   WindowAttrs window_;
   int64_t group_ = 1;
   PostOps post_ops_;
+  PostOps mapped_ops_;         // post_ops_ but own_: those given to oneDNN (or run after it by apply_post_ops)
+  std::optional<PostOp> own_;  // a final unary run by apply_own_unary
   std::shared_ptr<const Tensor> wconst_;
   std::vector<Layout> layouts_;
+  std::vector<ElementType> elems_;  // of the inputs (activations f32 or bf16; weights, bias f32)
   Layout out_layout_ = Layout::kPlain;
+  ElementType out_elem_ = ElementType::kF32;
+  ElementType compute_ = ElementType::kF32;  // of the primitive's activations and weights
   std::vector<int64_t> static_key_;
   std::shared_ptr<const ConvEntry> static_entry_;
   ShapeCache<ConvEntry> cache_;
 };
 
-// The node's geometry oneDNN handles: f32, 1 to 3 spatial axes, known rank, weights of known rank.
+// The node's geometry oneDNN handles: f32 (activations may be bf16 in the layout pass's bf16 chains), 1 to 3 spatial
+// axes, known rank, weights of known rank.
 bool conv_supported(const Node& node) {
   if (node.num_explicit_inputs < 2 || !node.inputs[0] || !node.inputs[1]) return false;
   const ValueType& x = node.inputs[0]->type;
   const ValueType& w = node.inputs[1]->type;
-  if (x.elem != ElementType::kF32 || w.elem != ElementType::kF32 || !x.is_tensor()) return false;
+  if (!f32_or_bf16(node.inputs[0]) || w.elem != ElementType::kF32) return false;
+  for (size_t i = 2; i < node.num_explicit_inputs; ++i)  // bias f32; post-op operands f32 or bf16
+    if (node.inputs[i] && !f32_or_bf16(node.inputs[i])) return false;
+  if (node.num_explicit_inputs > 2 && node.inputs[2] && node.inputs[2]->type.elem != ElementType::kF32) return false;
   if (!x.shape.rank_known() || x.shape.rank() < 3 || x.shape.rank() > 5) return false;
   if (!w.shape.rank_known() || w.shape.rank() != x.shape.rank()) return false;
-  return node.outputs[0]->type.elem == ElementType::kF32;
+  return f32_or_bf16(node.outputs[0]);
 }
 
 std::unique_ptr<Kernel> make_conv_kernel(const Node& node, const CompileOptions& options, bool transposed) {

@@ -1,5 +1,6 @@
 // oneDNN pooling kernels: MaxPool (without the Indices output), AveragePool and their Global forms, f32, 1 to 3 spatial
-// axes, strides, dilations, pads, ceil_mode. The activation keeps the layout the CPU layout pass gave it (plain or
+// axes, strides, dilations, pads, ceil_mode; bf16 in a BF16 chain of the layout pass (output type = input type). The
+// activation keeps the layout the CPU layout pass gave it (plain or
 // channel-blocked). Cases oneDNN counts differently (LpPool, count_include_pad with ceil_mode growing the right pad)
 // run the reference kernel.
 #include "devices/cpu/cpu_device.hpp"
@@ -19,8 +20,9 @@ struct PoolEntry {
 class PoolKernel final : public Kernel {
  public:
   PoolKernel(const Node& node, const CompileOptions& options)
-      : node_(node), op_(static_cast<const Pool&>(*node.op)), threads_(options.num_threads) {
+      : node_(node), op_(static_cast<const Pool&>(*node.op)), threads_(node_threads(node, options)) {
     layout_ = value_layout(node.inputs[0]);
+    elem_ = node.inputs[0]->type.elem;
   }
 
   bool prepare() {
@@ -31,7 +33,7 @@ class PoolKernel final : public Kernel {
     return static_entry_ != nullptr;
   }
 
-  const char* name() const override { return "onednn:pool"; }
+  const char* name() const override { return elem_ == ElementType::kBF16 ? "onednn:pool_bf16" : "onednn:pool"; }
 
   void run(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
@@ -99,8 +101,8 @@ class PoolKernel final : public Kernel {
                                 : op_.count_include_pad ? dnnl::algorithm::pooling_avg_include_padding
                                                         : dnnl::algorithm::pooling_avg_exclude_padding;
     auto e = std::make_shared<PoolEntry>();
-    e->src = f32_desc(x, layout_);
-    e->dst = f32_desc(y, layout_);
+    e->src = make_desc(x, layout_, elem_);
+    e->dst = make_desc(y, layout_, elem_);
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     dnnl::pooling_v2_forward::desc d(dnnl::prop_kind::forward_inference, alg, e->src, e->dst, strides, kernel, dilation,
@@ -115,6 +117,7 @@ class PoolKernel final : public Kernel {
   const Pool& op_;
   int threads_;
   Layout layout_ = Layout::kPlain;
+  ElementType elem_ = ElementType::kF32;
   Dims static_key_;
   std::shared_ptr<const PoolEntry> static_entry_;
   ShapeCache<PoolEntry> cache_;
@@ -126,8 +129,8 @@ std::unique_ptr<Kernel> make_onednn_pool(const Node& node, const CompileOptions&
   const auto& op = static_cast<const Pool&>(*node.op);
   if (op.fn == PoolFn::kLp || (node.outputs.size() > 1 && node.outputs[1])) return nullptr;
   const ValueType& x = node.inputs[0]->type;
-  if (x.elem != ElementType::kF32 || !x.is_tensor() || !x.shape.rank_known() || x.shape.rank() < 3 ||
-      x.shape.rank() > 5)
+  if (!f32_or_bf16(node.inputs[0]) || node.outputs[0]->type.elem != x.elem || !x.shape.rank_known() ||
+      x.shape.rank() < 3 || x.shape.rank() > 5)
     return nullptr;
   auto k = std::make_unique<PoolKernel>(node, options);
   if (k->prepare()) return k;

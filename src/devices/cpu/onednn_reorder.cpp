@@ -1,4 +1,5 @@
-// oneDNN kernel of the CPU-internal Reorder op (layout conversions at the boundaries of the layout pass's chains), f32.
+// oneDNN kernel of the CPU-internal Reorder op (layout conversions at the boundaries of the layout pass's chains), f32,
+// or converting between f32 and bf16 (BF16 inference: chains carry bf16 activations).
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
 
@@ -15,20 +16,23 @@ struct ReorderEntry {
 class ReorderKernel final : public Kernel {
  public:
   ReorderKernel(const Node& node, const CompileOptions& options)
-      : op_(static_cast<const Reorder&>(*node.op)), threads_(options.num_threads) {}
-  const char* name() const override { return "onednn:reorder"; }
+      : op_(static_cast<const Reorder&>(*node.op)),
+        threads_(node_threads(node, options)),
+        in_(node.inputs[0]->type.elem),
+        out_(op_.elem == ElementType::kUndefined ? in_ : op_.elem) {}
+  const char* name() const override { return in_ == out_ ? "onednn:reorder" : "onednn:reorder_convert"; }
 
   void run(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
-    if (op_.from == op_.to) {
+    if (op_.from == op_.to && in_ == out_) {
       ctx.set_output(0, x);
       return;
     }
     ThreadScope ts(threads_);
     std::shared_ptr<const ReorderEntry> e = cache_.get(x.dims(), [&] {
       auto r = std::make_shared<ReorderEntry>();
-      r->src = f32_desc(x.dims(), op_.from);
-      r->dst = f32_desc(x.dims(), op_.to);
+      r->src = make_desc(x.dims(), op_.from, in_);
+      r->dst = make_desc(x.dims(), op_.to, out_);
       r->prim = dnnl::reorder(dnnl::reorder::primitive_desc(engine(), r->src, engine(), r->dst));
       return r;
     });
@@ -42,6 +46,7 @@ class ReorderKernel final : public Kernel {
  private:
   const Reorder& op_;
   int threads_;
+  ElementType in_, out_;
   ShapeCache<ReorderEntry> cache_;
 };
 
@@ -49,9 +54,9 @@ class ReorderKernel final : public Kernel {
 
 std::unique_ptr<Kernel> make_onednn_reorder(const Node& node, const CompileOptions& options) {
   const ValueType& x = node.inputs[0]->type;
-  if (x.elem != ElementType::kF32 || !x.is_tensor() || !x.shape.rank_known() || x.shape.rank() < 3 ||
-      x.shape.rank() > 5)
-    return nullptr;
+  const ElementType out = static_cast<const Reorder&>(*node.op).elem;
+  if (!f32_or_bf16(node.inputs[0]) || !x.shape.rank_known() || x.shape.rank() < 3 || x.shape.rank() > 5) return nullptr;
+  if (out != ElementType::kUndefined && out != ElementType::kF32 && out != ElementType::kBF16) return nullptr;
   return std::make_unique<ReorderKernel>(node, options);
 }
 
