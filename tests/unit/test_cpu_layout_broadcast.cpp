@@ -13,6 +13,7 @@
 #include "ir/infer.hpp"
 #include "ops/binary.hpp"
 #include "ops/conv.hpp"
+#include "ops/eltwise.hpp"
 #include "ops/pool.hpp"
 #include "ops/unary.hpp"
 #include "runtime/executor.hpp"
@@ -189,4 +190,54 @@ TEST(CpuLayoutBroadcast, NodeThreadsFollowWork) {
   EXPECT_EQ(onednn::node_threads(*tiny, CompileOptions{2}), 1);
   EXPECT_EQ(onednn::node_threads(*big, CompileOptions{2}), 2);
   EXPECT_EQ(onednn::node_threads(*big, CompileOptions{}), 0);  // all threads
+}
+
+// A fused Eltwise with per-channel operands (an unfolded BatchNormalization + Relu) between convolutions stays in the
+// chain (cpu:eltwise_layout) and matches REF, in every layout.
+TEST(CpuLayoutBroadcast, PerChannelEltwiseStaysInChain) {
+  auto g = std::make_shared<Graph>();
+  const Dims xd = {2, 32, 5, 6};
+  Value* x = g->add_value("x", ValueType::tensor(kF32, PartialShape::of(xd)));
+  g->inputs.push_back(x);
+  Value* w = g->add_constant("w", random_tensor({32, 32, 1, 1}, 1));
+  Value* y = g->add_value("y");
+  g->add_node("conv", std::make_unique<Conv>(), {x, w}, {y});
+  Value* scale = g->add_constant("scale", random_tensor({32, 1, 1}, 2));
+  Value* shift = g->add_constant("shift", random_tensor({1, 32, 1, 1}, 3));
+  auto op = std::make_unique<Eltwise>();
+  EltwiseStep mul;
+  mul.unary = false;
+  mul.bfn = BinaryFn::kMul;
+  mul.input = 1;
+  EltwiseStep sub = mul;
+  sub.bfn = BinaryFn::kSub;
+  sub.input = 2;
+  sub.operand_first = true;
+  EltwiseStep relu;
+  op->steps = {mul, sub, relu};
+  Value* e = g->add_value("e");
+  g->add_node("eltwise", std::move(op), {y, scale, shift}, {e});
+  Value* w2 = g->add_constant("w2", random_tensor({16, 32, 1, 1}, 4));
+  Value* out = g->add_value("out");
+  g->add_node("conv2", std::make_unique<Conv>(), {e, w2}, {out});
+  g->outputs = {out};
+  infer_graph(*g, InferOptions{0});
+  Tensor xt = random_tensor(xd, 5);
+  Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+  const Tensor want = ref.run({RtValue(xt)})[0].tensor;
+  for (const char* layout : {"nhwc", "nCx8c", "nCx16c", "plain"}) {
+    setenv("CELER_CPU_LAYOUT", layout, 1);
+    std::shared_ptr<Graph> cpu_graph(g->clone());
+    run_layout_pass(*cpu_graph, CompileOptions{});
+    Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{});
+    int reorders = 0;
+    for (const auto& [node, kernel] : cpu.kernels()) {
+      reorders += node->op->kind() == OpKind::kReorder;
+      if (node->op->kind() == OpKind::kEltwise)
+        EXPECT_STREQ(kernel, std::string(layout) == "plain" ? "cpu:eltwise" : "cpu:eltwise_layout") << layout;
+    }
+    EXPECT_EQ(reorders, std::string(layout) == "plain" ? 0 : 2) << layout;
+    expect_close(cpu.run({RtValue(xt)})[0].tensor, want, layout);
+    unsetenv("CELER_CPU_LAYOUT");
+  }
 }

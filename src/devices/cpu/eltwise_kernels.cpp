@@ -80,37 +80,37 @@ class ClipKernel final : public Kernel {
   int threads_;
 };
 
-// A Binary of the layout pass's chains whose full-shape operand is channels-last or channel-blocked and whose other
-// operand broadcasts per channel (read as plain): the dims of the output and both operands in memory order, nhwc as
-// [N, S, C] and blocked as [N, C/b, S, b] (S: the spatial dims).
+// Binary and Eltwise nodes of the layout pass's chains: the operand carrying the layout (full shape) is channels-last
+// or channel-blocked, the others broadcast per channel and are read as plain. Broadcasting then runs on the dims in
+// memory order: nhwc as [N, S, C], blocked as [N, C/b, S, b] (S: the spatial dims), a per-channel operand with S = 1
+// (and its channel dims 1 when it does not vary along them).
+Dims memory_order(const Dims& y, Dims d, Layout l) {
+  d.insert(d.begin(), y.size() - d.size(), 1);
+  int64_t spatial = 1;
+  for (size_t i = 2; i < d.size(); ++i) spatial *= d[i];
+  if (l == Layout::kChannelsLast) return {d[0], spatial, d[1]};
+  const int64_t blk = layout_block(l);
+  return {d[0], d[1] == 1 ? 1 : d[1] / blk, spatial, d[1] == 1 ? 1 : blk};
+}
+
 struct LayoutDims {
-  Dims in[2], out, out_logical;
+  std::vector<Dims> in;  // per operand
+  Dims out, out_logical;
 };
 
-std::optional<LayoutDims> layout_dims(const Node& node) {
-  const size_t f = onednn::layout_operand(node);
-  const Layout l = onednn::value_layout(node.inputs[f]);
-  if (l == Layout::kPlain || node.inputs[1 - f]->type.shape == node.outputs[0]->type.shape) return std::nullopt;
-  CELER_CHECK(node.outputs[0]->type.shape.is_static() && onednn::per_channel_operand(node.inputs[1 - f],
-                                                                                     node.outputs[0]->type.shape),
-              kInternal, node.describe(), ": a broadcast in layout ", layout_name(l), " that is not per channel");
+// `operands`: the node inputs the kernel broadcasts, in its operand order; `full` among them carries the layout.
+std::optional<LayoutDims> layout_dims(const Node& node, const std::vector<size_t>& operands, size_t full) {
+  const Layout l = onednn::value_layout(node.inputs[full]);
+  const PartialShape& ys = node.outputs[0]->type.shape;
+  if (l == Layout::kPlain) return std::nullopt;
   LayoutDims d;
-  d.out_logical = node.outputs[0]->type.shape.to_dims();
-  const Dims& y = d.out_logical;
-  Dims p = node.inputs[1 - f]->type.shape.to_dims();
-  p.insert(p.begin(), y.size() - p.size(), 1);
-  int64_t spatial = 1;
-  for (size_t i = 2; i < y.size(); ++i) spatial *= y[i];
-  const int64_t n = y[0], c = y[1];
-  if (l == Layout::kChannelsLast) {
-    d.out = {n, spatial, c};
-    d.in[1 - f] = {p[0], 1, p[1]};
-  } else {
-    const int64_t blk = layout_block(l);
-    d.out = {n, c / blk, spatial, blk};
-    d.in[1 - f] = {p[0], p[1] == 1 ? 1 : c / blk, 1, p[1] == 1 ? 1 : blk};
-  }
-  d.in[f] = d.out;
+  for (size_t i : operands)
+    CELER_CHECK(ys.is_static() && node.inputs[i] && (i == full || node.inputs[i]->type.shape == ys ||
+                                                     onednn::per_channel_operand(node.inputs[i], ys)),
+                kInternal, node.describe(), ": a broadcast in layout ", layout_name(l), " that is not per channel");
+  d.out_logical = ys.to_dims();
+  d.out = memory_order(d.out_logical, d.out_logical, l);
+  for (size_t i : operands) d.in.push_back(memory_order(d.out_logical, node.inputs[i]->type.shape.to_dims(), l));
   return d;
 }
 
@@ -130,6 +130,7 @@ class BinaryKernel final : public Kernel {
     Tensor& out = ctx.output(0);
     if (out.size() == 0) return;
     BroadcastPlan p;
+    // A same-shape Binary in a chain is elementwise in any layout (no layout_).
     const bool planned = layout_ ? plan_broadcast(layout_->out, {&layout_->in[0], &layout_->in[1]}, p)
                                  : plan_broadcast(out.dims(), {&a.dims(), &b.dims()}, p);
     CELER_CHECK(planned || !layout_, kInternal, "a channel-broadcast Binary in a layout chain");
@@ -155,10 +156,14 @@ class BinaryKernel final : public Kernel {
 // steps; each step rounds to float like the separate nodes.
 class EltwiseKernel final : public Kernel {
  public:
-  EltwiseKernel(const Eltwise& op, int threads) : op_(op), threads_(threads) {}
-  const char* name() const override { return "cpu:eltwise"; }
+  EltwiseKernel(const Eltwise& op, int threads, std::optional<LayoutDims> layout)
+      : op_(op), threads_(threads), layout_(std::move(layout)) {}
+  const char* name() const override { return layout_ ? "cpu:eltwise_layout" : "cpu:eltwise"; }
   void run(KernelContext& ctx) const override {
     const Tensor& x = ctx.input(0);
+    if (layout_)
+      CELER_CHECK(x.type() == ElementType::kF32 && x.dims() == layout_->out_logical, kInternal,
+                  "an Eltwise in a layout chain got another type or shape");
     // Operand 0 is input 0; then one operand per binary step.
     std::vector<const Dims*> dims = {&x.dims()};
     std::vector<const float*> data;
@@ -178,7 +183,13 @@ class EltwiseKernel final : public Kernel {
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
     BroadcastPlan p;
-    if (!plan_broadcast(y.dims(), dims, p)) return op_.run(ctx);
+    if (layout_) {
+      dims.clear();
+      for (const Dims& d : layout_->in) dims.push_back(&d);
+    }
+    const bool planned = plan_broadcast(layout_ ? layout_->out : y.dims(), dims, p);
+    CELER_CHECK(planned || !layout_, kInternal, "an Eltwise in a layout chain");
+    if (!planned) return op_.run(ctx);
     float* py = y.data<float>();
     constexpr int64_t kTile = 1024;
     for_each_run(p, cpu::threads_for(y.size(), cpu::kGrainTranscendental, threads_),
@@ -210,6 +221,7 @@ class EltwiseKernel final : public Kernel {
  private:
   const Eltwise& op_;
   int threads_;
+  std::optional<LayoutDims> layout_;
 };
 
 }  // namespace
@@ -223,7 +235,10 @@ std::unique_ptr<Kernel> make_cpu_unary(const Node& node, const CompileOptions& o
 std::unique_ptr<Kernel> make_cpu_binary(const Node& node, const CompileOptions& options) {
   const auto& op = static_cast<const Binary&>(*node.op);
   if (!cpu::simd_supports(op.fn) || !is_f32(node.inputs[0]) || !is_f32(node.inputs[1])) return nullptr;
-  return std::make_unique<BinaryKernel>(op, cpu::max_threads(options), layout_dims(node));
+  std::optional<LayoutDims> layout;
+  const size_t full = onednn::layout_operand(node);
+  if (node.inputs[1 - full]->type.shape != node.outputs[0]->type.shape) layout = layout_dims(node, {0, 1}, full);
+  return std::make_unique<BinaryKernel>(op, cpu::max_threads(options), std::move(layout));
 }
 
 std::unique_ptr<Kernel> make_cpu_clip(const Node& node, const CompileOptions& options) {
@@ -237,7 +252,10 @@ std::unique_ptr<Kernel> make_cpu_eltwise(const Node& node, const CompileOptions&
   if (!is_f32(node.inputs[0]) || op.steps.empty()) return nullptr;
   for (const EltwiseStep& s : op.steps)
     if (s.unary ? !cpu::simd_supports(s.ufn) : !cpu::simd_supports(s.bfn)) return nullptr;
-  return std::make_unique<EltwiseKernel>(op, cpu::max_threads(options));
+  std::vector<size_t> operands{0};
+  for (const EltwiseStep& s : op.steps)
+    if (!s.unary) operands.push_back(s.input);
+  return std::make_unique<EltwiseKernel>(op, cpu::max_threads(options), layout_dims(node, operands, 0));
 }
 
 }  // namespace celer

@@ -5,7 +5,8 @@
 //   - a Reorder's output has its `to` layout;
 //   - Conv, ConvTranspose, Pool and channel-Concat outputs, and the outputs of elementwise nodes (Unary, Clip,
 //     same-shape Binary), have the layout of their input 0; a Binary whose other operand broadcasts per channel (a
-//     squeeze-excitation scale, read as plain) has the layout of its full-shape operand (layout_operand);
+//     squeeze-excitation scale, read as plain) has the layout of its full-shape operand (layout_operand); an Eltwise
+//     whose binary operands all broadcast per channel (e.g. BatchNormalization + Relu) has the layout of input 0;
 //   - everything else is plain.
 // Every layout of a tensor has the same shape and byte size as the plain one (blocked layouts are only used when the
 // channel count is a multiple of the block): Tensor, the memory planner and every other kernel are unchanged, and the
@@ -29,6 +30,7 @@
 #include "devices/cpu/simd.hpp"
 #include "ops/binary.hpp"
 #include "ops/conv.hpp"
+#include "ops/eltwise.hpp"
 #include "ops/pool.hpp"
 
 namespace celer {
@@ -37,7 +39,7 @@ namespace onednn {
 namespace {
 bool keeps_input_layout(OpKind k) {
   return k == OpKind::kConv || k == OpKind::kConvTranspose || k == OpKind::kPool || k == OpKind::kUnary ||
-         k == OpKind::kClip || k == OpKind::kBinary || k == OpKind::kConcat;
+         k == OpKind::kClip || k == OpKind::kBinary || k == OpKind::kEltwise || k == OpKind::kConcat;
 }
 }  // namespace
 
@@ -111,8 +113,23 @@ std::vector<size_t> layout_inputs(const Node& n) {
 
 bool is_elementwise(const Node& n) {
   const OpKind k = n.op->kind();
-  if (k != OpKind::kUnary && k != OpKind::kClip && k != OpKind::kBinary) return false;
+  if (k != OpKind::kUnary && k != OpKind::kClip && k != OpKind::kBinary && k != OpKind::kEltwise) return false;
   if (n.outputs.size() != 1 || !n.outputs[0] || n.outputs[0]->type.elem != ElementType::kF32) return false;
+  // Eltwise (e.g. an unfolded BatchNormalization + Relu): input 0 has the output's shape, every binary step's operand
+  // broadcasts per channel (read as plain), and the CPU kernel runs every step.
+  if (k == OpKind::kEltwise) {
+    const PartialShape& out = n.outputs[0]->type.shape;
+    const auto& op = static_cast<const Eltwise&>(*n.op);
+    if (op.steps.empty() || n.inputs[0]->constant || n.inputs[0]->type.elem != ElementType::kF32 ||
+        n.inputs[0]->type.shape != out)
+      return false;
+    for (const EltwiseStep& s : op.steps) {
+      if (s.unary ? !cpu::simd_supports(s.ufn) : !cpu::simd_supports(s.bfn)) return false;
+      if (!s.unary && (s.input >= n.num_explicit_inputs || !onednn::per_channel_operand(n.inputs[s.input], out)))
+        return false;
+    }
+    return true;
+  }
   if (k == OpKind::kClip)  // min and max are scalars
     for (size_t i = 1; i < n.num_explicit_inputs; ++i)
       if (n.inputs[i] && (!static_shape(n.inputs[i]) || n.inputs[i]->type.shape.rank() != 0)) return false;
@@ -162,8 +179,8 @@ bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node
       for (size_t i = 0; i < n.num_explicit_inputs; ++i)
         if (!blockable(n.inputs[i], layout) || n.inputs[i]->constant) return false;
       return true;
-    default:
-      return is_elementwise(n);
+    default:  // Eltwise kernels are f32 only: they stay out of BF16 chains
+      return is_elementwise(n) && !(n.op->kind() == OpKind::kEltwise && onednn::use_bf16(options));
   }
 }
 
