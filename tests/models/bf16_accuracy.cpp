@@ -9,7 +9,7 @@
 // models' inputs are normalised images), integer inputs (token ids) uniformly between the min and max of the file's
 // values, except 0/1 masks, which are kept.
 //
-//   build/bin/celer_bf16_accuracy [--dir /tmp/models] [--inputs 100] [--threads 2] [--seed 1]
+//   build/bin/celer_bf16_accuracy [--dir build/models/full] [--inputs 100] [--threads 2] [--seed 1]
 //       [--no-top1 bert_base] [model ...]        (models: names of <dir>/<name>_op13; default: the BF16 targets)
 //
 // Exits non-zero when a model misses the targets (cosine >= 0.999 on every input, top-1 unchanged on >= 99%).
@@ -35,7 +35,7 @@ using namespace celer;
 namespace {
 
 struct Options {
-  std::string dir = "/tmp/models";
+  std::string dir = "build/models/full";
   int inputs = 100;
   int threads = 2;
   unsigned seed = 1;

@@ -522,7 +522,7 @@ TEST(Passes, VerifierNamesBrokenInvariants) {
   EXPECT_THROW(passes::verify_graph(g), Error);
 }
 
-// Node counts before/after the pipeline for the models in $CELER_PASS_MODELS (e.g. /tmp/models); skipped without it.
+// Node counts before/after the pipeline for the models in $CELER_PASS_MODELS (e.g. build/models/full); skipped without it.
 TEST(Passes, ModelNodeCounts) {
   const char* dir = std::getenv("CELER_PASS_MODELS");
   if (!dir) GTEST_SKIP() << "set CELER_PASS_MODELS to a folder of <name>/model.onnx";
