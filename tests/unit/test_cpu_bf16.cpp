@@ -71,7 +71,7 @@ struct OneNode {
   void input(const Dims& dims, bool constant = false) {
     Tensor t = random_tensor(dims, seed++);
     if (constant) {
-      ins.push_back(g->add_constant("c" + std::to_string(ins.size()), t));
+      ins.push_back(g->add_constant(std::string("c") + std::to_string(ins.size()), t));
       return;
     }
     Value* v = g->add_value("in" + std::to_string(ins.size()), ValueType::tensor(kF32, PartialShape::of(dims)));
@@ -303,8 +303,12 @@ TEST_F(CpuBf16, LayoutPassChainsCarryBf16) {
     }
     auto k = cpu_device().create_kernel(*n, bf16_options());
     const std::string name = k ? k->name() : "ref";
-    if (n->op->kind() == OpKind::kConv) EXPECT_EQ(name, "onednn:conv_bf16") << n->name;
-    if (n->op->kind() == OpKind::kPool) EXPECT_EQ(name, "onednn:pool_bf16") << n->name;
+    if (n->op->kind() == OpKind::kConv) {
+      EXPECT_EQ(name, "onednn:conv_bf16") << n->name;
+    }
+    if (n->op->kind() == OpKind::kPool) {
+      EXPECT_EQ(name, "onednn:pool_bf16") << n->name;
+    }
   }
   EXPECT_EQ(convert_in, 1);   // x into the chain
   EXPECT_EQ(convert_out, 1);  // the GAP output out of it
@@ -332,7 +336,7 @@ TEST_F(CpuBf16, OwnUnaryPostOps) {
     auto op = std::make_unique<Conv>();
     op->window.pads = {1, 1, 1, 1};
     op->post_ops = {PostOp::unary(fn)};
-    const std::string name = "c" + std::to_string(i++);
+    const std::string name = std::string("c") + std::to_string(i++);
     Tensor w = random_tensor({24, 24, 3, 3}, uint32_t(i * 11));
     for (int64_t k = 0; k < w.size(); ++k) w.data<float>()[k] *= 0.1f;
     Value* y = g->add_value(name + "_y");

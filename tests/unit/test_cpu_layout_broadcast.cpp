@@ -128,7 +128,9 @@ TEST(CpuLayoutBroadcast, SqueezeExcitationStaysInChain) {
         if (node->op->kind() == OpKind::kBinary) binary_kernel = kernel;
       }
       const bool blocked = std::string(layout) != "plain" && reorders > 0;
-      if (*layout && std::string(layout) != "plain") EXPECT_TRUE(blocked) << what;
+      if (*layout && std::string(layout) != "plain") {
+        EXPECT_TRUE(blocked) << what;
+      }
       if (blocked) {
         // The Binary runs in the chain: x in, and the two graph outputs back to plain (plus, for nCx16c, the GAP
         // output: the 8-channel SE convolutions cannot be blocked by 16).
@@ -167,7 +169,9 @@ TEST(CpuLayoutBroadcast, SpatialBroadcastStaysPlain) {
     run_layout_pass(*cpu_graph, CompileOptions{});
     Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{});
     for (const auto& [node, kernel] : cpu.kernels())
-      if (node->op->kind() == OpKind::kBinary) EXPECT_STREQ(kernel, "cpu:binary") << layout;
+      if (node->op->kind() == OpKind::kBinary) {
+        EXPECT_STREQ(kernel, "cpu:binary") << layout;
+      }
     expect_close(cpu.run({RtValue(xt)})[0].tensor, want, layout);
     unsetenv("CELER_CPU_LAYOUT");
   }
@@ -233,8 +237,9 @@ TEST(CpuLayoutBroadcast, PerChannelEltwiseStaysInChain) {
     int reorders = 0;
     for (const auto& [node, kernel] : cpu.kernels()) {
       reorders += node->op->kind() == OpKind::kReorder;
-      if (node->op->kind() == OpKind::kEltwise)
+      if (node->op->kind() == OpKind::kEltwise) {
         EXPECT_STREQ(kernel, std::string(layout) == "plain" ? "cpu:eltwise" : "cpu:eltwise_layout") << layout;
+      }
     }
     EXPECT_EQ(reorders, std::string(layout) == "plain" ? 0 : 2) << layout;
     expect_close(cpu.run({RtValue(xt)})[0].tensor, want, layout);

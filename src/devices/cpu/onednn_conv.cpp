@@ -32,6 +32,10 @@ bool own_unary(const PostOp& p) {
 // Sigmoid (silu = false) or Silu of n bf16 values in place, accurate to bf16: e^-x = 2^-k e^-u (k = round(x log2 e),
 // u = x - k ln2, |u| <= ln2/2) with e^-u by its degree-4 Taylor polynomial (< 5e-5 relative) and 1 / (1 + e^-x) by
 // rcp14 (< 2^-14 relative); NaN stays NaN. Only called when the CPU has native bf16 (AVX512-BF16).
+// GCC 12 reports the _mm512_undefined_ps() inside avx512fintrin.h's unmasked intrinsics as "may be used
+// uninitialized" when they are inlined into a target-attribute function: a known false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma"))) void sigmoid_bf16_avx512(uint16_t* p, int64_t n,
                                                                                              bool silu) {
   const __m512 one = _mm512_set1_ps(1.0f);
@@ -55,6 +59,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16,fma"))) void sigmoid
     _mm256_mask_storeu_epi16(p + i, m, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(out)));
   }
 }
+#pragma GCC diagnostic pop
 
 // Applies a unary post-op in place to every element of y (f32 or bf16, any layout: it is elementwise), in chunks
 // shared among the calling thread's OpenMP threads.
