@@ -38,8 +38,8 @@ OnnxBuilder relu_model() {
 struct TempDir {
   fs::path path;
   TempDir() {
-    char tmpl[] = "/tmp/celer-test-XXXXXX";
-    path = mkdtemp(tmpl);
+    std::string tmpl = (fs::temp_directory_path() / "celer-test-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
   }
   ~TempDir() { fs::remove_all(path); }
 };
