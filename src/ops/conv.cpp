@@ -105,25 +105,35 @@ WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilat
 // ---------------------------------------------------------------------------------------------------------------
 // Conv
 
-void Conv::infer(InferContext& ctx) const {
+int64_t check_conv_operands(const InferContext& ctx, const char* op) {
   const ElementType e = ctx.input_elem(0);
-  CELER_CHECK(is_float(e), kInvalidModel, "input X has element type ", element_type_name(e),
-              "; Conv needs a float type");
+  CELER_CHECK(is_float(e), kInvalidModel, "input X has element type ", element_type_name(e), "; ", op,
+              " needs a float type");
   CELER_CHECK(ctx.input_elem(1) == e, kInvalidModel, "weight W has element type ", element_type_name(ctx.input_elem(1)),
               " but input X has ", element_type_name(e));
   const PartialShape& xs = ctx.input_shape(0);
   const PartialShape& ws = ctx.input_shape(1);
-  if (!xs.rank_known() && !ws.rank_known()) {
-    ctx.set_output(0, e, PartialShape());
-    return;
-  }
+  if (!xs.rank_known() && !ws.rank_known()) return -1;
   const int64_t rank = xs.rank_known() ? xs.rank() : ws.rank();
   CELER_CHECK(rank >= 3, kShapeMismatch, "input X of shape ", xs.to_string(), " and weight W of shape ", ws.to_string(),
               " need rank >= 3 (N, C, spatial axes...)");
   CELER_CHECK(!xs.rank_known() || !ws.rank_known() || xs.rank() == ws.rank(), kShapeMismatch, "weight W of shape ",
               ws.to_string(), " has rank ", ws.rank(), " but input X of shape ", xs.to_string(), " has rank ",
               xs.rank(), " (they must be equal)");
-  const size_t spatial = size_t(rank - 2);
+  return rank - 2;
+}
+
+void Conv::infer(InferContext& ctx) const {
+  const ElementType e = ctx.input_elem(0);
+  const int64_t spatial_axes = check_conv_operands(ctx, "Conv");
+  if (spatial_axes < 0) {
+    ctx.set_output(0, e, PartialShape());
+    return;
+  }
+  const PartialShape& xs = ctx.input_shape(0);
+  const PartialShape& ws = ctx.input_shape(1);
+  const int64_t rank = spatial_axes + 2;
+  const size_t spatial = size_t(spatial_axes);
   window.check_rank(spatial);
   CELER_CHECK(group > 0, kInvalidModel, "attribute 'group' = ", group, " must be positive");
   const Dim c_in = xs.rank_known() ? xs[1] : Dim();

@@ -42,6 +42,10 @@ struct WindowAxis {
 WindowAxis window_axis(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, int64_t pad_begin, int64_t pad_end,
                        AutoPad auto_pad, bool ceil_mode = false);
 
+// Checks X (input 0) and W (input 1) of Conv and ConvTranspose: float, same element type, equal ranks >= 3. Returns
+// the number of spatial axes, or -1 when neither rank is known.
+int64_t check_conv_operands(const InferContext& ctx, const char* op);
+
 class Conv final : public OpBase<Conv, OpKind::kConv> {
  public:
   WindowAttrs window;
