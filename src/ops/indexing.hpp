@@ -10,10 +10,28 @@
 #include "celer/error.hpp"
 #include "celer/shape.hpp"
 #include "celer/tensor.hpp"
+#include "ops/util.hpp"
 
 namespace celer {
 
 // Throws kInvalidModel unless `e` is int32 or int64 (the index types of ONNX).
+// GatherElements / ScatterElements: `indices` has the rank of `data` and is no larger than it on every axis but `axis`.
+inline void check_elements_indices(const PartialShape& data, const PartialShape& idx, int64_t axis) {
+  if (!data.rank_known()) return;
+  CELER_CHECK(data.rank() >= 1, kInvalidModel, "input 'data' must have rank >= 1");
+  const int64_t ax = normalize_axis(axis, data.rank());
+  if (!idx.rank_known()) return;
+  CELER_CHECK(idx.rank() == data.rank(), kShapeMismatch, "input 'indices' ", idx.to_string(),
+              " must have the rank of input 'data' ", data.to_string());
+  for (int64_t d = 0; d < data.rank(); ++d) {
+    const Dim& a = data[size_t(d)];
+    const Dim& b = idx[size_t(d)];
+    CELER_CHECK(d == ax || !a.is_static() || !b.is_static() || b.value() <= a.value(), kShapeMismatch,
+                "input 'indices' ", idx.to_string(), " is larger than input 'data' ", data.to_string(), " along axis ",
+                d);
+  }
+}
+
 inline void check_index_type(ElementType e, const char* what) {
   CELER_CHECK(e == ElementType::kI32 || e == ElementType::kI64, kInvalidModel, what, " must be int32 or int64, got ",
               element_type_name(e));

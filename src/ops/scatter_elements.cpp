@@ -40,21 +40,7 @@ class ScatterElements final : public OpBase<ScatterElements, OpKind::kScatterEle
                     idx.to_string(), " and input 'updates' ", upd.to_string(), " must have the same shape");
       }
     }
-    if (data.rank_known()) {
-      CELER_CHECK(data.rank() >= 1, kInvalidModel, "input 'data' must have rank >= 1");
-      const int64_t ax = normalize_axis(axis, data.rank());
-      if (idx.rank_known()) {
-        CELER_CHECK(idx.rank() == data.rank(), kShapeMismatch, "input 'indices' ", idx.to_string(),
-                    " must have the rank of input 'data' ", data.to_string());
-        for (int64_t d = 0; d < data.rank(); ++d) {
-          const Dim& a = data[size_t(d)];
-          const Dim& b = idx[size_t(d)];
-          CELER_CHECK(d == ax || !a.is_static() || !b.is_static() || b.value() <= a.value(), kShapeMismatch,
-                      "input 'indices' ", idx.to_string(), " is larger than input 'data' ", data.to_string(),
-                      " along axis ", d);
-        }
-      }
-    }
+    check_elements_indices(data, idx, axis);
     ctx.set_output(0, ctx.input_elem(0), data);
   }
 
