@@ -38,6 +38,9 @@ struct ImportState {
   };
   std::vector<Unsupported> unsupported;
   size_t node_count = 0;
+  // Payloads of the main graph's initializers left out of parsing (onnx/payloads.hpp), or null.
+  const std::vector<PayloadSpan>* payloads = nullptr;
+  const PayloadSource* payload_source = nullptr;
 };
 
 // Builds one graph (the main graph or a subgraph); resolves names through enclosing builders.
@@ -211,11 +214,20 @@ std::shared_ptr<Graph> GraphBuilder::build(onnx::GraphProto& gp) {
   g.name = gp.name();
   // 1. Initializers and inputs.
   std::unordered_set<std::string> init_names;
-  for (auto& init : *gp.mutable_initializer()) {
+  const std::vector<PayloadSpan>* payloads = depth_ == 0 ? st_.payloads : nullptr;
+  CELER_CHECK(!payloads || payloads->size() == size_t(gp.initializer_size()), kInternal,
+              "initializer payloads out of step with the parsed graph");
+  for (int i = 0; i < gp.initializer_size(); ++i) {
+    onnx::TensorProto& init = *gp.mutable_initializer(i);
     CELER_CHECK(!init.name().empty(), kInvalidModel, "graph '", gp.name(), "': an initializer has no name");
     CELER_CHECK(!g.find_value(init.name()), kInvalidModel, "graph '", gp.name(), "': initializer '", init.name(),
                 "' is defined twice");
-    g.add_constant(init.name(), take_onnx_tensor(init, st_.weights_dir, "initializer '" + init.name() + "'"));
+    const std::string what = "initializer '" + init.name() + "'";
+    if (payloads && (*payloads)[size_t(i)].size > 0)
+      g.add_constant(init.name(),
+                     take_onnx_tensor(init, (*payloads)[size_t(i)], *st_.payload_source, st_.weights_dir, what));
+    else
+      g.add_constant(init.name(), take_onnx_tensor(init, st_.weights_dir, what));
     init_names.insert(init.name());
   }
   CELER_CHECK(gp.sparse_initializer_size() == 0, kUnsupported, "graph '", gp.name(),
@@ -286,10 +298,13 @@ void GraphBuilder::import_node(const onnx::NodeProto& np, size_t index) {
   m->fn(node);
 }
 
-ImportedModel import_model(onnx::ModelProto& mp, const std::string& weights_dir, const std::string& label) {
+ImportedModel import_model(onnx::ModelProto& mp, const std::string& weights_dir, const std::string& label,
+                           const std::vector<PayloadSpan>* payloads, const PayloadSource* payload_source) {
   ImportState st;
   st.source = label;
   st.weights_dir = weights_dir;
+  st.payloads = payloads;
+  st.payload_source = payload_source;
   CELER_CHECK(mp.has_graph(), kInvalidModel, "model '", label, "' has no graph");
   CELER_CHECK(mp.opset_import_size() > 0, kInvalidModel, "model '", label,
               "' has no opset_import: it does not say which opset of ai.onnx it uses");
@@ -357,19 +372,35 @@ ImportedModel import_model(onnx::ModelProto& mp, const std::string& weights_dir,
 
 }  // namespace
 
-ImportedModel import_onnx_bytes(std::string_view bytes, const std::string& weights_dir, const std::string& label) {
+namespace {
+
+// Payloads of at least this size skip protobuf (onnx/payloads.hpp); smaller models are parsed as they are.
+constexpr uint64_t kMinPayloadBytes = 4096, kMinStripModelBytes = 1 << 20;
+
+// `fd` >= 0: the open model file, from which left-out payloads are read.
+ImportedModel import_bytes(std::string_view bytes, const std::string& weights_dir, const std::string& label, int fd) {
   CELER_CHECK(!bytes.empty(), kParse, "cannot parse '", label, "': the file is empty");
   CELER_CHECK(int64_t(bytes.size()) <= kMaxModelFileBytes, kLimitExceeded, "cannot parse '", label,
               "': larger than the 2 GiB protobuf limit (use external data)");
+  StrippedModel stripped;
+  const bool strip = bytes.size() >= kMinStripModelBytes && strip_payloads(bytes, kMinPayloadBytes, stripped);
+  PayloadSource source{fd >= 0 ? std::string_view() : bytes, fd, label};
+  const std::string_view parse = strip ? std::string_view(stripped.bytes) : bytes;
   onnx::ModelProto mp;
-  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()), int(bytes.size()));
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(parse.data()), int(parse.size()));
   in.SetRecursionLimit(kMaxProtoNesting);
   in.SetTotalBytesLimit(int(kMaxModelFileBytes));
   bool ok = mp.ParseFromCodedStream(&in) && in.ConsumedEntireMessage();
   CELER_CHECK(ok, kParse, "cannot parse '", label,
               "' as an ONNX model: the protobuf is malformed or truncated, or nests deeper than the limit of ",
               kMaxProtoNesting, " messages (", kMaxSubgraphDepth, " subgraph levels)");
-  return import_model(mp, weights_dir, label);
+  return import_model(mp, weights_dir, label, strip ? &stripped.initializers : nullptr, &source);
+}
+
+}  // namespace
+
+ImportedModel import_onnx_bytes(std::string_view bytes, const std::string& weights_dir, const std::string& label) {
+  return import_bytes(bytes, weights_dir, label, -1);
 }
 
 ImportedModel import_onnx_file(const std::string& path) {
@@ -386,15 +417,19 @@ ImportedModel import_onnx_file(const std::string& path) {
   CELER_CHECK(fd >= 0, kIo, "cannot open model '", path, "': ", std::strerror(errno));
   size_t size = size_t(st.st_size);
   CELER_CHECK(size > 0, kParse, "cannot parse '", path, "': the file is empty");
+  struct Close {
+    int fd;
+    ~Close() { ::close(fd); }
+  } close_fd{fd};
   void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
   CELER_CHECK(map != MAP_FAILED, kIo, "cannot map model '", path, "': ", std::strerror(errno));
   struct Unmap {
     void* p;
     size_t n;
     ~Unmap() { ::munmap(p, n); }
   } unmap{map, size};
-  return import_onnx_bytes(std::string_view(static_cast<const char*>(map), size), dir, path);
+  // The mapping is walked for structure; large payloads are read with pread and never mapped in.
+  return import_bytes(std::string_view(static_cast<const char*>(map), size), dir, path, fd);
 }
 
 }  // namespace celer

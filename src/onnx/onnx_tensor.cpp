@@ -273,6 +273,27 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const std::string& dir, const std
   return Tensor::view(h.type, std::move(h.dims), data, std::move(owned));
 }
 
+Tensor take_onnx_tensor(onnx::TensorProto& tp, const PayloadSpan& payload, const PayloadSource& source,
+                        const std::string& dir, const std::string& what) {
+  TensorHeader h = read_header(tp, what);
+  CELER_CHECK(h.typed_count == 0, kInvalidModel, h.what, ": has both raw_data and typed data fields");
+  CELER_CHECK(tp.data_location() != onnx::TensorProto::EXTERNAL, kInvalidModel, h.what,
+              ": has raw_data but says its data is external");
+  CELER_CHECK(int64_t(payload.size) == h.bytes, kInvalidModel, h.what, ": raw_data has ", payload.size,
+              " bytes but type ", element_type_name(h.type), " and dims ", dims_to_string(h.dims), " need ", h.bytes,
+              " bytes");
+  if (h.type == ElementType::kBool || h.type == ElementType::kString) {
+    // Converted element by element: through the proto like any other.
+    std::string bytes(payload.size, '\0');
+    source.read(payload, bytes.data());
+    tp.set_raw_data(std::move(bytes));
+    return read_onnx_tensor(tp, dir, what);
+  }
+  Tensor t = Tensor::uninitialized(h.type, std::move(h.dims));
+  source.read(payload, t.raw());
+  return t;
+}
+
 ValueType read_onnx_type(const onnx::TypeProto& tp, const std::string& what) {
   auto read_tensor = [&](const onnx::TypeProto::Tensor& tt) {
     ValueType v;

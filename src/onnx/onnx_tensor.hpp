@@ -5,6 +5,7 @@
 
 #include "celer/tensor.hpp"
 #include "ir/graph.hpp"
+#include "onnx/payloads.hpp"
 
 namespace onnx {
 class TensorProto;
@@ -20,6 +21,9 @@ int onnx_data_type_of(ElementType t);
 Tensor read_onnx_tensor(const onnx::TensorProto& t, const std::string& weights_dir, const std::string& what);
 // Same, but moves raw_data out of the proto instead of copying it (for the importer, which owns the parsed model).
 Tensor take_onnx_tensor(onnx::TensorProto& t, const std::string& weights_dir, const std::string& what);
+// Same, for a tensor whose raw_data was left out of parsing (onnx/payloads.hpp): read from `source` into the tensor.
+Tensor take_onnx_tensor(onnx::TensorProto& t, const PayloadSpan& payload, const PayloadSource& source,
+                        const std::string& weights_dir, const std::string& what);
 ValueType read_onnx_type(const onnx::TypeProto& t, const std::string& what);
 
 }  // namespace celer

@@ -5,7 +5,7 @@
 
 namespace celer {
 
-MemoryPlan plan_memory(const std::vector<BufferRequest>& requests) {
+MemoryPlan plan_buffers(const std::vector<BufferRequest>& requests) {
   constexpr int64_t kAlign = 64;
   MemoryPlan plan;
   plan.offsets.assign(requests.size(), -1);

@@ -20,6 +20,6 @@ struct MemoryPlan {
 
 // Greedy: larger buffers first, each at the lowest 64-byte aligned offset that does not overlap a placed buffer whose
 // lifetime overlaps its own.
-MemoryPlan plan_memory(const std::vector<BufferRequest>& requests);
+MemoryPlan plan_buffers(const std::vector<BufferRequest>& requests);
 
 }  // namespace celer

@@ -85,7 +85,7 @@ TEST(Ir, ShapeSubgraphsFoldAtLoad) {
 
 TEST(MemoryPlan, DisjointLifetimesShareMemory) {
   // a [0,1], b [1,2], c [2,3]: a and c may share; b overlaps both.
-  MemoryPlan p = plan_memory({{1000, 0, 1}, {1000, 1, 2}, {1000, 2, 3}});
+  MemoryPlan p = plan_buffers({{1000, 0, 1}, {1000, 1, 2}, {1000, 2, 3}});
   ASSERT_EQ(p.offsets.size(), 3u);
   EXPECT_NE(p.offsets[0], p.offsets[1]);
   EXPECT_NE(p.offsets[1], p.offsets[2]);
@@ -97,7 +97,7 @@ TEST(MemoryPlan, DisjointLifetimesShareMemory) {
 TEST(MemoryPlan, OverlappingLifetimesNeverOverlapInMemory) {
   std::vector<BufferRequest> reqs;
   for (int i = 0; i < 40; ++i) reqs.push_back({int64_t(100 + 37 * (i % 7)), i % 9, i % 9 + (i % 5)});
-  MemoryPlan p = plan_memory(reqs);
+  MemoryPlan p = plan_buffers(reqs);
   for (size_t i = 0; i < reqs.size(); ++i)
     for (size_t j = i + 1; j < reqs.size(); ++j) {
       bool live_together = reqs[i].first <= reqs[j].last && reqs[j].first <= reqs[i].last;
