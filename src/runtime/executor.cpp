@@ -25,8 +25,9 @@ struct Executor::Step {
 };
 
 
-Executor::Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options)
-    : keep_(std::move(graph)), graph_(*keep_) {
+Executor::Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options,
+                   bool release_graph_constants)
+    : keep_(std::move(graph)), graph_(*keep_), release_graph_constants_(release_graph_constants) {
   build(device, options);
   plan(options);
 }
@@ -61,6 +62,18 @@ void Executor::build(const Device& device, const CompileOptions& options) {
   };
   for (const Value* v : graph_.inputs) input_slots_.push_back(slot(v));
   for (const Value* v : graph_.captures) capture_slots_.push_back(slot(v));
+  // Constants can go as soon as every node reading them has a kernel that packed its own copy: count the readers
+  // that may let go (explicit inputs of nodes without subgraphs); graph outputs and captured values always stay.
+  std::unordered_map<const Value*, int> pending;
+  std::unordered_map<const Value*, bool> needed;
+  for (const auto& n : graph_.nodes)
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Value* v = n->inputs[i];
+      if (!v || !v->constant) continue;
+      ++pending[v];
+      if (i >= n->num_explicit_inputs || !n->op->subgraphs().empty()) needed[v] = true;
+    }
+  for (const Value* v : graph_.outputs) needed[v] = true;
   for (const auto& n : graph_.nodes) {
     Step step;
     step.node = n.get();
@@ -75,26 +88,21 @@ void Executor::build(const Device& device, const CompileOptions& options) {
     step.arena_bytes.assign(n->outputs.size(), 0);
     step.arena_alias.assign(n->outputs.size(), false);
     step.kernel = device.create_kernel(*n, options);
+    for (size_t i = 0; i < n->inputs.size(); ++i) {
+      const Value* v = n->inputs[i];
+      if (!v || !v->constant) continue;
+      if (!step.kernel || step.kernel->reads_constant_input(i)) needed[v] = true;
+      if (--pending[v] == 0 && !needed[v]) {
+        // Released now, before the next kernel packs its weights: peak memory holds one copy, not two.
+        constants_[size_t(slot_of_[v])] = RtValue();
+        released_.push_back(v);
+        if (release_graph_constants_) const_cast<Value*>(v)->constant.reset();
+      }
+    }
     steps_.push_back(std::move(step));
     for (Graph* sub : n->op->subgraphs()) subgraphs_[sub] = std::make_unique<Executor>(*sub, device, options);
   }
   for (const Value* v : graph_.outputs) output_slots_.push_back(slot(v));
-  // Release constants that every reader packed into its kernel (and that are neither outputs nor captured).
-  std::vector<bool> still_read(size_t(num_slots_), false);
-  for (int s : output_slots_) still_read[size_t(s)] = true;
-  for (const Step& st : steps_)
-    for (size_t i = 0; i < st.in.size(); ++i) {
-      int s = st.in[i];
-      if (s < 0) continue;
-      if (!st.kernel || i >= st.node->num_explicit_inputs || !st.node->op->subgraphs().empty() ||
-          st.kernel->reads_constant_input(i))
-        still_read[size_t(s)] = true;
-    }
-  for (const auto& [v, s] : slot_of_)
-    if (!constants_[size_t(s)].is_none() && !still_read[size_t(s)]) {
-      constants_[size_t(s)] = RtValue();
-      released_.push_back(v);
-    }
   // Free each intermediate after its last reader (never graph outputs, inputs or constants).
   std::vector<int> last(size_t(num_slots_), -1);
   for (size_t i = 0; i < steps_.size(); ++i)
@@ -147,7 +155,7 @@ void Executor::plan(const CompileOptions& options) {
         b.last = std::max(b.last, int(i));
       }
   // A buffer aliased by a graph output would be overwritten by the next run: such outputs are copied out at the end.
-  MemoryPlan mp = plan_memory(buffers);
+  MemoryPlan mp = plan_buffers(buffers);
   arena_bytes_ = mp.total_bytes;
   for (Step& st : steps_)
     for (size_t o = 0; o < st.out.size(); ++o) {

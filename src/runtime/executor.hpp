@@ -41,7 +41,11 @@ class Executor {
     }
   };
 
-  Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options);
+  // With `release_graph_constants`, the caller owns the graph alone: constants the kernels packed are dropped from it
+  // (Value::constant reset) as soon as their last reader is built, so that the original weights and their packed
+  // copies never all live at once.
+  Executor(std::shared_ptr<const Graph> graph, const Device& device, const CompileOptions& options,
+           bool release_graph_constants = false);
   // Subgraph executor; the graph is kept alive by the owner of the parent.
   Executor(const Graph& graph, const Device& device, const CompileOptions& options);
   ~Executor();
@@ -55,7 +59,7 @@ class Executor {
   // Bytes of the planned arena (one per State), and what the intermediates would take without planning.
   int64_t arena_bytes() const { return arena_bytes_; }
   int64_t unplanned_bytes() const { return unplanned_bytes_; }
-  // Constants no kernel reads any more (packed into kernels at creation): the owner may drop them from its graph.
+  // Constants no kernel reads any more (packed into kernels at creation), already dropped from the executor.
   const std::vector<const Value*>& released_constants() const { return released_; }
   // Starts collecting per-node times in `state` (adds a clock read around every node).
   void enable_profiling(State& state) const;
@@ -71,6 +75,7 @@ class Executor {
 
   std::shared_ptr<const Graph> keep_;
   const Graph& graph_;
+  bool release_graph_constants_ = false;
   int num_threads_ = 0;
   std::unordered_map<const Value*, int> slot_of_;
   std::vector<RtValue> constants_;  // slot -> constant value (or none)

@@ -103,6 +103,9 @@ int run_bench(const BenchOptions& opts) {
   if (opts.nthreads > 0) props["inference_num_threads"] = std::to_string(opts.nthreads);
   props["inference_precision"] = opts.precision;
   CompiledModel cm = core.compile_model(in.model, opts.device, props);
+  // Only the compiled model is needed from here: the original weights go (the kernels packed their own copies).
+  model = Model();
+  in.model = Model();
   InferRequest request = cm.create_infer_request();
   for (size_t i = 0; i < in.tensors.size(); ++i) request.set_input_tensor(i, in.tensors[i]);
   if (opts.per_layer) request.enable_profiling();

@@ -115,6 +115,7 @@ class ConvKernel final : public Kernel {
       mapped_ops_.pop_back();
     }
     wconst_ = node.inputs[1]->constant;
+    w_const_ = wconst_ != nullptr;
     layouts_ = input_layouts(node);
     elems_ = input_elems(node);
     out_layout_ = layouts_[0];
@@ -122,8 +123,10 @@ class ConvKernel final : public Kernel {
     compute_ = use_bf16(options) ? ElementType::kBF16 : ElementType::kF32;
   }
 
-  // Builds the primitive for the current shapes when they are static; false when oneDNN refuses them.
-  bool prepare() {
+  // Builds the primitive for the current shapes when they are static; false when oneDNN refuses them. With
+  // `query_only`, only the primitive descriptor is made (enough for preferred_layout(): no code generation, no
+  // weight packing).
+  bool prepare(bool query_only = false) {
     for (size_t i = 0; i < node_.num_explicit_inputs; ++i)
       if (node_.inputs[i] && !static_shape(node_.inputs[i])) return true;  // built at run time
     if (!static_shape(node_.outputs[0])) return true;
@@ -132,9 +135,13 @@ class ConvKernel final : public Kernel {
       if (node_.inputs[i]) dims[i] = node_.inputs[i]->type.shape.to_dims();
     static_key_ = key_of(dims);
     ThreadScope ts(threads_);
-    static_entry_ = make(dims, node_.outputs[0]->type.shape.to_dims());
+    static_entry_ = make(dims, node_.outputs[0]->type.shape.to_dims(), query_only);
+    // Every shape is static, so run() always finds this entry: the packed copy replaces the original weights.
+    if (static_entry_ && static_entry_->packed) wconst_.reset();
     return static_entry_ != nullptr;
   }
+
+  bool reads_constant_input(size_t i) const override { return i != 1 || !w_const_ || wconst_; }
 
   const char* name() const override {
     if (compute_ == ElementType::kBF16) return transposed_ ? "onednn:deconv_bf16" : "onednn:conv_bf16";
@@ -160,6 +167,7 @@ class ConvKernel final : public Kernel {
     ThreadScope ts(threads_);
     std::shared_ptr<const ConvEntry> e = static_entry_;
     if (!e || key != static_key_) {
+      CELER_CHECK(!w_const_ || wconst_, kInternal, "shapes changed after the constant weights were released");
       const ValueType* t = ctx.inferred_type(0);
       CELER_CHECK(t && t->shape.is_static(), kInternal, "output shape unknown at run time");
       const Dims ydims = t->shape.to_dims();
@@ -217,14 +225,14 @@ class ConvKernel final : public Kernel {
   std::vector<int64_t> key_of(const std::vector<Dims>& dims) const {
     std::vector<int64_t> key;
     for (size_t i = 0; i < dims.size(); ++i)
-      if (i != 1 || !wconst_) append_key(key, dims[i]);
+      if (i != 1 || !w_const_) append_key(key, dims[i]);
     return key;
   }
 
   // Creates the primitive for these input and output dims (nullptr when oneDNN has no implementation for them).
-  std::shared_ptr<const ConvEntry> make(const std::vector<Dims>& in, const Dims& y) const {
+  std::shared_ptr<const ConvEntry> make(const std::vector<Dims>& in, const Dims& y, bool query_only = false) const {
     try {
-      return make_or_throw(in, y);
+      return make_or_throw(in, y, query_only);
     } catch (const dnnl::error&) {
       return nullptr;
     } catch (const Error&) {
@@ -232,7 +240,7 @@ class ConvKernel final : public Kernel {
     }
   }
 
-  std::shared_ptr<const ConvEntry> make_or_throw(const std::vector<Dims>& in, const Dims& y) const {
+  std::shared_ptr<const ConvEntry> make_or_throw(const std::vector<Dims>& in, const Dims& y, bool query_only) const {
     const Dims& x = in[0];
     const Dims& w = in[1];
     const size_t spatial = x.size() - 2;
@@ -312,18 +320,18 @@ class ConvKernel final : public Kernel {
                                                 dnnl::algorithm::deconvolution_direct, src_md, any_wei, bias_md, dst_md,
                                                 strides, dilates, pad_l, pad_r);
             dnnl::deconvolution_forward::primitive_desc pd(d, attr, engine());
-            finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::deconvolution_forward(pd));
+            finish(*e, pd, query_only ? dnnl::primitive() : dnnl::deconvolution_forward(pd));
           } else {
             dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference, dnnl::algorithm::convolution_direct,
                                               src_md, any_wei, bias_md, dst_md, strides, dilates, pad_l, pad_r);
             dnnl::convolution_forward::primitive_desc pd(d, attr, engine());
-            finish(*e, pd, pd.src_desc(), pd.dst_desc(), pd.weights_desc(), dnnl::convolution_forward(pd));
+            finish(*e, pd, query_only ? dnnl::primitive() : dnnl::convolution_forward(pd));
           }
         } catch (const dnnl::error&) {
           continue;
         }
         e->post = std::move(post);
-        if (wconst_) e->packed = pack(*wconst_, e->wei_user, e->wei);
+        if (wconst_ && !query_only) e->packed = pack(*wconst_, e->wei_user, e->wei);
         return e;
       }
     }
@@ -331,11 +339,10 @@ class ConvKernel final : public Kernel {
   }
 
   template <typename PD>
-  static void finish(ConvEntry& e, const PD& pd, const memory::desc& src, const memory::desc& dst,
-                     const memory::desc& wei, dnnl::primitive prim) {
-    e.src = src;
-    e.dst = dst;
-    e.wei = wei;
+  static void finish(ConvEntry& e, const PD& pd, dnnl::primitive prim) {
+    e.src = pd.src_desc();
+    e.dst = pd.dst_desc();
+    e.wei = pd.weights_desc();
     e.scratchpad = pd.scratchpad_desc();
     e.prim = std::move(prim);
   }
@@ -348,7 +355,8 @@ class ConvKernel final : public Kernel {
   PostOps post_ops_;
   PostOps mapped_ops_;         // post_ops_ but own_: those given to oneDNN (or run after it by apply_post_ops)
   std::optional<PostOp> own_;  // a final unary run by apply_own_unary
-  std::shared_ptr<const Tensor> wconst_;
+  bool w_const_ = false;                   // the weights are a constant
+  std::shared_ptr<const Tensor> wconst_;  // they, until packed for static shapes
   std::vector<Layout> layouts_;
   std::vector<ElementType> elems_;  // of the inputs (activations f32 or bf16; weights, bias f32)
   Layout out_layout_ = Layout::kPlain;
@@ -392,7 +400,7 @@ std::unique_ptr<Kernel> make_onednn_conv(const Node& node, const CompileOptions&
 std::optional<Layout> onednn::conv_preferred_layout(const Node& node, const CompileOptions& options) {
   if (node.op->kind() != OpKind::kConv || !conv_supported(node)) return std::nullopt;
   ConvKernel k(node, options, false);
-  if (!k.prepare() || !static_shape(node.inputs[0])) return std::nullopt;
+  if (!k.prepare(/*query_only=*/true) || !static_shape(node.inputs[0])) return std::nullopt;
   return k.preferred_layout();
 }
 

@@ -88,6 +88,7 @@ class MatMulKernel final : public Kernel {
       post_ops_ = static_cast<const MatMul&>(*node.op).post_ops;
     }
     bconst_ = node.inputs[1]->constant;
+    b_const_ = bconst_ != nullptr;
     bf16_ = bconst_ && use_bf16(options);
   }
 
@@ -100,8 +101,12 @@ class MatMulKernel final : public Kernel {
     static_key_ = key_of(dims);
     ThreadScope ts(threads_);
     static_entry_ = make(dims);
+    // Every shape is static, so run() always finds this entry: the packed copy replaces the original B.
+    if (static_entry_ && static_entry_->packed) bconst_.reset();
     return static_entry_ != nullptr;
   }
+
+  bool reads_constant_input(size_t i) const override { return i != 1 || !b_const_ || bconst_; }
 
   const char* name() const override {
     if (bf16_) return gemm_ ? "onednn:gemm_bf16" : "onednn:matmul_bf16";
@@ -115,7 +120,10 @@ class MatMulKernel final : public Kernel {
     const std::vector<int64_t> key = key_of(dims);
     ThreadScope ts(threads_);
     std::shared_ptr<const MatMulEntry> e = static_entry_;
-    if (!e || key != static_key_) e = cache_.get(key, [&] { return make(dims); });
+    if (!e || key != static_key_) {
+      CELER_CHECK(!b_const_ || bconst_, kInternal, "shapes changed after the constant B was released");
+      e = cache_.get(key, [&] { return make(dims); });
+    }
     if (!e) {
       node_.op->run(ctx);
       return;
@@ -153,7 +161,7 @@ class MatMulKernel final : public Kernel {
   std::vector<int64_t> key_of(const std::vector<Dims>& dims) const {
     std::vector<int64_t> key;
     for (size_t i = 0; i < dims.size(); ++i)
-      if (i != 1 || !bconst_) append_key(key, dims[i]);
+      if (i != 1 || !b_const_) append_key(key, dims[i]);
     return key;
   }
 
@@ -305,7 +313,8 @@ class MatMulKernel final : public Kernel {
   bool trans_a_ = false, trans_b_ = false;
   bool bf16_ = false;  // bf16 A and B (constant B only), f32 accumulation and output
   PostOps post_ops_;
-  std::shared_ptr<const Tensor> bconst_;
+  bool b_const_ = false;                   // B is a constant
+  std::shared_ptr<const Tensor> bconst_;  // it, until packed for static shapes
   std::vector<int64_t> static_key_;
   std::shared_ptr<const MatMulEntry> static_entry_;
   ShapeCache<MatMulEntry> cache_;
