@@ -15,6 +15,12 @@ class ArgReduce final : public OpBase<ArgReduce, OpKind::kArgReduce> {
   bool select_last_index = false;
 
   const char* type_name() const override { return is_max ? "ArgMax" : "ArgMin"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("is_max", is_max);
+    v.on("axis", axis);
+    v.on("keepdims", keepdims);
+    v.on("select_last_index", select_last_index);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType e = ctx.input_elem(0);
@@ -88,6 +94,8 @@ void import_arg_reduce(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ArgReduce() { return std::make_unique<ArgReduce>(); }
 
 void register_op_ArgReduce(OpRegistry& r) {
   r.add_onnx("ArgMax", 1, kMaxOpset, import_arg_reduce<true>);

@@ -192,6 +192,8 @@ double Attention::flops(const Node& node) const {
   return 2.0 * rows * N * K + 2.0 * double(element_count(y.to_dims())) * N;
 }
 
+std::unique_ptr<Op> make_op_Attention() { return std::make_unique<Attention>(); }
+
 // Made by graph passes only: no ONNX mapping.
 void register_op_Attention(OpRegistry&) {}
 

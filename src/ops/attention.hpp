@@ -21,6 +21,13 @@ class Attention final : public OpBase<Attention, OpKind::kAttention> {
   bool q_heads_inner = false, v_heads_inner = false, y_heads_inner = false;  // needs rank >= 3
 
   const char* type_name() const override { return "Attention"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "scale_mode", scale_mode, Scale::kDivQ);
+    v.on("scale", scale);
+    v.on("q_heads_inner", q_heads_inner);
+    v.on("v_heads_inner", v_heads_inner);
+    v.on("y_heads_inner", y_heads_inner);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

@@ -33,6 +33,8 @@ void import_batch_normalization(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_BatchNormalization() { return std::make_unique<BatchNormalization>(); }
+
 void register_op_BatchNormalization(OpRegistry& r) {
   r.add_onnx("BatchNormalization", 1, kMaxOpset, import_batch_normalization);
 }

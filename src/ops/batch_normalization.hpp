@@ -17,6 +17,11 @@ class BatchNormalization final : public OpBase<BatchNormalization, OpKind::kBatc
   bool training = false;
 
   const char* type_name() const override { return "BatchNormalization"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("epsilon", epsilon);
+    v.on("momentum", momentum);
+    v.on("training", training);
+  }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);

@@ -19,6 +19,11 @@ class Bernoulli final : public OpBase<Bernoulli, OpKind::kBernoulli> {
   float seed = 0;
 
   const char* type_name() const override { return "Bernoulli"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "dtype", dtype, ElementType::kString);
+    v.on("has_seed", has_seed);
+    v.on("seed", seed);
+  }
   bool deterministic() const override { return false; }
 
   void infer(InferContext& ctx) const override {
@@ -63,6 +68,8 @@ void import_bernoulli(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Bernoulli() { return std::make_unique<Bernoulli>(); }
 
 void register_op_Bernoulli(OpRegistry& r) { r.add_onnx("Bernoulli", 15, kMaxOpset, import_bernoulli); }
 

@@ -403,6 +403,8 @@ void import_variadic(OnnxNode& n) {
 
 }  // namespace
 
+std::unique_ptr<Op> make_op_Binary() { return std::make_unique<Binary>(); }
+
 void register_op_Binary(OpRegistry& r) {
   r.add_onnx("Add", 1, kMaxOpset, import_binary<BinaryFn::kAdd>);
   r.add_onnx("Sub", 1, kMaxOpset, import_binary<BinaryFn::kSub>);

@@ -35,10 +35,12 @@ bool binary_fn_outputs_bool(BinaryFn fn);
 
 class Binary final : public OpBase<Binary, OpKind::kBinary> {
  public:
+  Binary() : Binary(BinaryFn::kAdd) {}  // for make_op
   explicit Binary(BinaryFn f) : fn(f) {}
   BinaryFn fn;
 
   const char* type_name() const override { return binary_fn_name(fn); }
+  void visit_attrs(AttrVisitor& v) override { visit_enum(v, "fn", fn, BinaryFn::kGreaterOrEqual); }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

@@ -166,6 +166,8 @@ void import_cast_like(OnnxNode& n) {
 
 }  // namespace
 
+std::unique_ptr<Op> make_op_Cast() { return std::make_unique<Cast>(); }
+
 void register_op_Cast(OpRegistry& r) {
   r.add_onnx("Cast", 1, kMaxOpset, import_cast);
   r.add_onnx("CastLike", 15, kMaxOpset, import_cast_like);

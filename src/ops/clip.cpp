@@ -26,6 +26,8 @@ void import_clip(OnnxNode& n) { n.emit(std::make_unique<Clip>(std::nullopt, std:
 
 }  // namespace
 
+std::unique_ptr<Op> make_op_Clip() { return std::make_unique<Clip>(); }
+
 void register_op_Clip(OpRegistry& r) {
   r.add_onnx("Clip", 1, 10, import_clip_attrs);
   r.add_onnx("Clip", 11, kMaxOpset, import_clip);

@@ -13,11 +13,16 @@ namespace celer {
 
 class Clip final : public OpBase<Clip, OpKind::kClip> {
  public:
+  Clip() = default;  // for make_op
   Clip(std::optional<float> lo, std::optional<float> hi) : min_attr(lo), max_attr(hi) {}
   std::optional<float> min_attr;  // opset < 11 only
   std::optional<float> max_attr;
 
   const char* type_name() const override { return "Clip"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_optional(v, "min", min_attr);
+    visit_optional(v, "max", max_attr);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType t = ctx.input_elem(0);

@@ -17,6 +17,7 @@ class Compress final : public OpBase<Compress, OpKind::kCompress> {
   std::optional<int64_t> axis;
 
   const char* type_name() const override { return "Compress"; }
+  void visit_attrs(AttrVisitor& v) override { visit_optional(v, "axis", axis); }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(ctx.input_elem(1) == ElementType::kBool, kInvalidModel, "input 'condition' must be bool, got ",
@@ -83,6 +84,8 @@ void import_compress(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Compress() { return std::make_unique<Compress>(); }
 
 void register_op_Compress(OpRegistry& r) { r.add_onnx("Compress", 9, kMaxOpset, import_compress); }
 

@@ -12,6 +12,7 @@ class Concat final : public OpBase<Concat, OpKind::kConcat> {
   int64_t axis = 0;
 
   const char* type_name() const override { return "Concat"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   void infer(InferContext& ctx) const override {
     const size_t n = ctx.num_inputs();
@@ -94,6 +95,8 @@ void import_concat(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Concat() { return std::make_unique<Concat>(); }
 
 void register_op_Concat(OpRegistry& r) { r.add_onnx("Concat", 1, kMaxOpset, import_concat); }
 

@@ -14,6 +14,10 @@ class ConcatFromSequence final : public OpBase<ConcatFromSequence, OpKind::kConc
   bool new_axis = false;
 
   const char* type_name() const override { return "ConcatFromSequence"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("new_axis", new_axis);
+  }
 
   int64_t resolve_axis(int64_t rank) const {
     return new_axis ? normalize_axis_inclusive(axis, rank) : normalize_axis(axis, rank);
@@ -55,6 +59,8 @@ void import_concat_from_sequence(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ConcatFromSequence() { return std::make_unique<ConcatFromSequence>(); }
 
 void register_op_ConcatFromSequence(OpRegistry& r) {
   r.add_onnx("ConcatFromSequence", 11, kMaxOpset, import_concat_from_sequence);

@@ -7,10 +7,12 @@ namespace celer {
 
 class Constant final : public OpBase<Constant, OpKind::kConstant> {
  public:
+  Constant() = default;  // for make_op
   explicit Constant(Tensor v) : value(std::move(v)) {}
   Tensor value;
 
   const char* type_name() const override { return "Constant"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("value", value); }
   void infer(InferContext& ctx) const override { ctx.set_output_value(0, value); }
   void run(KernelContext& ctx) const override { ctx.set_output(0, value); }
 };
@@ -55,6 +57,8 @@ void import_constant(OnnxNode& n) {
   n.emit(std::make_unique<Constant>(std::move(t)));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Constant() { return std::make_unique<Constant>(); }
 
 void register_op_Constant(OpRegistry& r) { r.add_onnx("Constant", 1, kMaxOpset, import_constant); }
 

@@ -9,10 +9,12 @@ namespace celer {
 
 class ConstantOfShape final : public OpBase<ConstantOfShape, OpKind::kConstantOfShape> {
  public:
+  ConstantOfShape() = default;  // for make_op
   explicit ConstantOfShape(Tensor v) : value(std::move(v)) {}
   Tensor value;  // one element; its type is the output's
 
   const char* type_name() const override { return "ConstantOfShape"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("value", value); }
 
   static Dims requested(const Tensor& shape) {
     CELER_CHECK(shape.rank() == 1, kInvalidModel, "input 'input' (the shape) must be 1-D, got rank ", shape.rank());
@@ -57,6 +59,8 @@ void import_constant_of_shape(OnnxNode& n) {
   n.emit(std::make_unique<ConstantOfShape>(std::move(v)));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ConstantOfShape() { return std::make_unique<ConstantOfShape>(); }
 
 void register_op_ConstantOfShape(OpRegistry& r) {
   r.add_onnx("ConstantOfShape", 9, kMaxOpset, import_constant_of_shape);

@@ -363,6 +363,8 @@ void import_conv(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Conv() { return std::make_unique<Conv>(); }
+
 void register_op_Conv(OpRegistry& r) { r.add_onnx("Conv", 1, kMaxOpset, import_conv); }
 
 }  // namespace celer

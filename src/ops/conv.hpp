@@ -30,6 +30,14 @@ struct WindowAttrs {
   void check_rank(size_t spatial) const;
 };
 
+inline void visit_window(AttrVisitor& v, WindowAttrs& w) {
+  v.on("kernel_shape", w.kernel_shape);
+  v.on("strides", w.strides);
+  v.on("dilations", w.dilations);
+  v.on("pads", w.pads);
+  visit_enum(v, "auto_pad", w.auto_pad, AutoPad::kValid);
+}
+
 // Reads kernel_shape, strides, dilations, pads and auto_pad, refusing zero/negative values and inconsistent lengths.
 WindowAttrs read_window_attrs(const OnnxNode& n);
 
@@ -53,6 +61,11 @@ class Conv final : public OpBase<Conv, OpKind::kConv> {
   PostOps post_ops;  // fused by graph passes; their operands are inputs 3, 4, ...
 
   const char* type_name() const override { return "Conv"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_window(v, window);
+    v.on("group", group);
+    visit_post_ops(v, post_ops);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

@@ -12,6 +12,10 @@ class ConvInteger final : public OpBase<ConvInteger, OpKind::kConvInteger> {
   int64_t group = 1;
 
   const char* type_name() const override { return "ConvInteger"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_window(v, window);
+    v.on("group", group);
+  }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(quant::is_q8(ctx.input_elem(0)), kInvalidModel, "input 'x' has element type ",
@@ -62,6 +66,8 @@ void import_conv_integer(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ConvInteger() { return std::make_unique<ConvInteger>(); }
 
 void register_op_ConvInteger(OpRegistry& r) { r.add_onnx("ConvInteger", 10, kMaxOpset, import_conv_integer); }
 

@@ -221,6 +221,8 @@ void import_conv_transpose(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_ConvTranspose() { return std::make_unique<ConvTranspose>(); }
+
 void register_op_ConvTranspose(OpRegistry& r) { r.add_onnx("ConvTranspose", 1, kMaxOpset, import_conv_transpose); }
 
 }  // namespace celer

@@ -16,6 +16,12 @@ class ConvTranspose final : public OpBase<ConvTranspose, OpKind::kConvTranspose>
   std::vector<int64_t> output_shape;    // spatial dims; empty: computed from the pads
 
   const char* type_name() const override { return "ConvTranspose"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_window(v, window);
+    v.on("group", group);
+    v.on("output_padding", output_padding);
+    v.on("output_shape", output_shape);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

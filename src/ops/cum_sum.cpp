@@ -15,6 +15,10 @@ class CumSum final : public OpBase<CumSum, OpKind::kCumSum> {
   bool reverse = false;
 
   const char* type_name() const override { return "CumSum"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("exclusive", exclusive);
+    v.on("reverse", reverse);
+  }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -73,6 +77,8 @@ void import_cum_sum(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_CumSum() { return std::make_unique<CumSum>(); }
 
 void register_op_CumSum(OpRegistry& r) { r.add_onnx("CumSum", 11, kMaxOpset, import_cum_sum); }
 

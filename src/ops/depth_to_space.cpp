@@ -19,6 +19,10 @@ class DepthToSpace final : public OpBase<DepthToSpace, OpKind::kDepthToSpace> {
   bool crd = false;  // mode CRD (else DCR)
 
   const char* type_name() const override { return "DepthToSpace"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("blocksize", blocksize);
+    v.on("crd", crd);
+  }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -75,6 +79,8 @@ void import_depth_to_space(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_DepthToSpace() { return std::make_unique<DepthToSpace>(); }
 
 void register_op_DepthToSpace(OpRegistry& r) { r.add_onnx("DepthToSpace", 1, kMaxOpset, import_depth_to_space); }
 

@@ -12,6 +12,10 @@ class DequantizeLinear final : public OpBase<DequantizeLinear, OpKind::kDequanti
   bool per_axis_allowed = true;  // false for opset 10
 
   const char* type_name() const override { return "DequantizeLinear"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("per_axis_allowed", per_axis_allowed);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType xt = ctx.input_elem(0);
@@ -76,6 +80,8 @@ void import_dequantize_linear(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_DequantizeLinear() { return std::make_unique<DequantizeLinear>(); }
 
 void register_op_DequantizeLinear(OpRegistry& r) {
   r.add_onnx("DequantizeLinear", 10, kMaxOpset, import_dequantize_linear);

@@ -12,6 +12,7 @@ namespace celer {
 class Det final : public OpBase<Det, OpKind::kDet> {
  public:
   const char* type_name() const override { return "Det"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     ElementType e = ctx.input_elem(0);
@@ -74,6 +75,8 @@ class Det final : public OpBase<Det, OpKind::kDet> {
 namespace {
 void import_det(OnnxNode& n) { n.emit(std::make_unique<Det>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Det() { return std::make_unique<Det>(); }
 
 void register_op_Det(OpRegistry& r) { r.add_onnx("Det", 11, kMaxOpset, import_det); }
 

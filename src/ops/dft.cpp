@@ -35,6 +35,11 @@ class DFT final : public OpBase<DFT, OpKind::kDFT> {
   bool onesided = false;
 
   const char* type_name() const override { return "DFT"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("inverse", inverse);
+    v.on("onesided", onesided);
+  }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(is_float(ctx.input_elem(0)), kInvalidModel, "input 'input' has element type ",
@@ -128,6 +133,8 @@ void import_dft(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_DFT() { return std::make_unique<DFT>(); }
 
 void register_op_DFT(OpRegistry& r) { r.add_onnx("DFT", 17, kMaxOpset, import_dft); }
 

@@ -19,6 +19,11 @@ class Dropout final : public OpBase<Dropout, OpKind::kDropout> {
   bool may_train = false;    // the node has a 'training_mode' input (opset 12+)
 
   const char* type_name() const override { return "Dropout"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_optional(v, "seed", seed);
+    v.on("mask_is_bool", mask_is_bool);
+    v.on("may_train", may_train);
+  }
   bool deterministic() const override { return !may_train || seed.has_value(); }
 
   void infer(InferContext& ctx) const override {
@@ -109,6 +114,8 @@ void import_dropout(OnnxNode& n) {
 }
 
 }  // namespace
+
+std::unique_ptr<Op> make_op_Dropout() { return std::make_unique<Dropout>(); }
 
 void register_op_Dropout(OpRegistry& r) { r.add_onnx("Dropout", 1, kMaxOpset, import_dropout); }
 

@@ -12,6 +12,7 @@ namespace celer {
 class DynamicQuantizeLinear final : public OpBase<DynamicQuantizeLinear, OpKind::kDynamicQuantizeLinear> {
  public:
   const char* type_name() const override { return "DynamicQuantizeLinear"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(is_float(ctx.input_elem(0)), kInvalidModel, "input 'x' has element type ",
@@ -44,6 +45,8 @@ class DynamicQuantizeLinear final : public OpBase<DynamicQuantizeLinear, OpKind:
 namespace {
 void import_dynamic_quantize_linear(OnnxNode& n) { n.emit(std::make_unique<DynamicQuantizeLinear>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_DynamicQuantizeLinear() { return std::make_unique<DynamicQuantizeLinear>(); }
 
 void register_op_DynamicQuantizeLinear(OpRegistry& r) {
   r.add_onnx("DynamicQuantizeLinear", 11, kMaxOpset, import_dynamic_quantize_linear);

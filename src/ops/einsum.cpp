@@ -48,6 +48,10 @@ class Einsum final : public OpBase<Einsum, OpKind::kEinsum> {
   bool explicit_output = false;
 
   const char* type_name() const override { return "Einsum"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("equation", equation);
+    if (v.loading()) parse();  // terms, output: derived
+  }
 
   // Parses `equation`; throws naming the attribute.
   void parse() {
@@ -288,6 +292,8 @@ void import_einsum(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Einsum() { return std::make_unique<Einsum>(); }
 
 void register_op_Einsum(OpRegistry& r) { r.add_onnx("Einsum", 12, kMaxOpset, import_einsum); }
 

@@ -112,6 +112,8 @@ double Eltwise::flops(const Node& node) const {
   return s.is_static() ? double(element_count(s.to_dims())) * double(steps.size()) : 0.0;
 }
 
+std::unique_ptr<Op> make_op_Eltwise() { return std::make_unique<Eltwise>(); }
+
 // Made by graph passes only: no ONNX mapping.
 void register_op_Eltwise(OpRegistry&) {}
 

@@ -26,6 +26,18 @@ class Eltwise final : public OpBase<Eltwise, OpKind::kEltwise> {
   std::vector<EltwiseStep> steps;
 
   const char* type_name() const override { return "Eltwise"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_list(v, "steps", steps, [&](EltwiseStep& s) {
+      v.on("unary", s.unary);
+      visit_enum(v, "ufn", s.ufn, UnaryFn::kThresholdedRelu);
+      v.on("alpha", s.alpha);
+      v.on("beta", s.beta);
+      v.on("gamma", s.gamma);
+      visit_enum(v, "bfn", s.bfn, BinaryFn::kGreaterOrEqual);
+      v.on("input", s.input);
+      v.on("operand_first", s.operand_first);
+    });
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

@@ -11,6 +11,7 @@ namespace celer {
 class Expand final : public OpBase<Expand, OpKind::kExpand> {
  public:
   const char* type_name() const override { return "Expand"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   static Dims requested(const Tensor& shape) {
     CELER_CHECK(shape.rank() == 1, kInvalidModel, "input 'shape' must be 1-D, got rank ", shape.rank());
@@ -49,6 +50,8 @@ class Expand final : public OpBase<Expand, OpKind::kExpand> {
 namespace {
 void import_expand(OnnxNode& n) { n.emit(std::make_unique<Expand>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Expand() { return std::make_unique<Expand>(); }
 
 void register_op_Expand(OpRegistry& r) { r.add_onnx("Expand", 8, kMaxOpset, import_expand); }
 

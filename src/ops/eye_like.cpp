@@ -15,6 +15,10 @@ class EyeLike final : public OpBase<EyeLike, OpKind::kEyeLike> {
   int64_t k = 0;
 
   const char* type_name() const override { return "EyeLike"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "dtype", dtype, ElementType::kString);
+    v.on("k", k);
+  }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -46,6 +50,8 @@ void import_eye_like(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_EyeLike() { return std::make_unique<EyeLike>(); }
 
 void register_op_EyeLike(OpRegistry& r) { r.add_onnx("EyeLike", 9, kMaxOpset, import_eye_like); }
 

@@ -11,6 +11,7 @@ class Flatten final : public OpBase<Flatten, OpKind::kFlatten> {
   int64_t axis = 1;
 
   const char* type_name() const override { return "Flatten"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -40,6 +41,8 @@ void import_flatten(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Flatten() { return std::make_unique<Flatten>(); }
 
 void register_op_Flatten(OpRegistry& r) { r.add_onnx("Flatten", 1, kMaxOpset, import_flatten); }
 

@@ -14,6 +14,7 @@ class Gather final : public OpBase<Gather, OpKind::kGather> {
   int64_t axis = 0;
 
   const char* type_name() const override { return "Gather"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'indices'");
@@ -66,6 +67,8 @@ void import_gather(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Gather() { return std::make_unique<Gather>(); }
 
 void register_op_Gather(OpRegistry& r) { r.add_onnx("Gather", 1, kMaxOpset, import_gather); }
 

@@ -14,6 +14,7 @@ class GatherElements final : public OpBase<GatherElements, OpKind::kGatherElemen
   int64_t axis = 0;
 
   const char* type_name() const override { return "GatherElements"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'indices'");
@@ -65,6 +66,8 @@ void import_gather_elements(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_GatherElements() { return std::make_unique<GatherElements>(); }
 
 void register_op_GatherElements(OpRegistry& r) { r.add_onnx("GatherElements", 11, kMaxOpset, import_gather_elements); }
 

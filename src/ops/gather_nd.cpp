@@ -15,6 +15,7 @@ class GatherND final : public OpBase<GatherND, OpKind::kGatherND> {
   int64_t batch_dims = 0;
 
   const char* type_name() const override { return "GatherND"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("batch_dims", batch_dims); }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'indices'");
@@ -90,6 +91,8 @@ void import_gather_nd(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_GatherND() { return std::make_unique<GatherND>(); }
 
 void register_op_GatherND(OpRegistry& r) { r.add_onnx("GatherND", 11, kMaxOpset, import_gather_nd); }
 

@@ -139,6 +139,8 @@ void import_gemm(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Gemm() { return std::make_unique<Gemm>(); }
+
 void register_op_Gemm(OpRegistry& r) { r.add_onnx("Gemm", 1, kMaxOpset, import_gemm); }
 
 }  // namespace celer

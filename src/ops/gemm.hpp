@@ -16,6 +16,13 @@ class Gemm final : public OpBase<Gemm, OpKind::kGemm> {
   PostOps post_ops;  // fused by graph passes; their operands are inputs 3, 4, ...
 
   const char* type_name() const override { return "Gemm"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("alpha", alpha);
+    v.on("beta", beta);
+    v.on("trans_a", trans_a);
+    v.on("trans_b", trans_b);
+    visit_post_ops(v, post_ops);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   void run_unfused(KernelContext& ctx) const;  // without post-ops

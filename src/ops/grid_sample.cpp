@@ -21,6 +21,11 @@ class GridSample final : public OpBase<GridSample, OpKind::kGridSample> {
   bool align_corners = false;
 
   const char* type_name() const override { return "GridSample"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "mode", mode, GridMode::kBicubic);
+    visit_enum(v, "padding", padding, GridPadding::kReflection);
+    v.on("align_corners", align_corners);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType e = ctx.input_elem(0);
@@ -162,6 +167,8 @@ void import_grid_sample(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_GridSample() { return std::make_unique<GridSample>(); }
 
 void register_op_GridSample(OpRegistry& r) { r.add_onnx("GridSample", 16, kMaxOpset, import_grid_sample); }
 

@@ -14,6 +14,10 @@ class GRU final : public OpBase<GRU, OpKind::kGRU> {
   bool linear_before_reset = false;
 
   const char* type_name() const override { return "GRU"; }
+  void visit_attrs(AttrVisitor& v) override {
+    rnn::visit_config(v, config);
+    v.on("linear_before_reset", linear_before_reset);
+  }
   void infer(InferContext& ctx) const override { rnn::infer_outputs(ctx, config, 3, 1); }
   double flops(const Node& node) const override { return rnn::flops(node, config, 3); }
 
@@ -63,6 +67,8 @@ void import_gru(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_GRU() { return std::make_unique<GRU>(); }
 
 void register_op_GRU(OpRegistry& r) { r.add_onnx("GRU", 1, kMaxOpset, import_gru); }
 

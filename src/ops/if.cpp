@@ -13,6 +13,10 @@ class If final : public Op {
 
   OpKind kind() const override { return OpKind::kIf; }
   const char* type_name() const override { return "If"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("then_branch", then_branch);
+    v.on("else_branch", else_branch);
+  }
   std::vector<Graph*> subgraphs() const override { return {then_branch.get(), else_branch.get()}; }
   std::unique_ptr<Op> clone(const CloneContext& ctx) const override {
     auto op = std::make_unique<If>();
@@ -63,6 +67,8 @@ void import_if(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_If() { return std::make_unique<If>(); }
 
 void register_op_If(OpRegistry& r) { r.add_onnx("If", 1, kMaxOpset, import_if); }
 

@@ -16,6 +16,7 @@ class InstanceNormalization final : public OpBase<InstanceNormalization, OpKind:
   float epsilon = 1e-5f;
 
   const char* type_name() const override { return "InstanceNormalization"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("epsilon", epsilon); }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -76,6 +77,8 @@ void import_instance_normalization(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_InstanceNormalization() { return std::make_unique<InstanceNormalization>(); }
 
 void register_op_InstanceNormalization(OpRegistry& r) {
   r.add_onnx("InstanceNormalization", 1, kMaxOpset, import_instance_normalization);

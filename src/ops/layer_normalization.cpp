@@ -121,6 +121,8 @@ void import_layer_normalization(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_LayerNormalization() { return std::make_unique<LayerNormalization>(); }
+
 void register_op_LayerNormalization(OpRegistry& r) {
   r.add_onnx("LayerNormalization", 17, kMaxOpset, import_layer_normalization);
 }

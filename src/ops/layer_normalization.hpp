@@ -14,6 +14,11 @@ class LayerNormalization final : public OpBase<LayerNormalization, OpKind::kLaye
   ElementType stash = ElementType::kF32;
 
   const char* type_name() const override { return "LayerNormalization"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("epsilon", epsilon);
+    visit_enum(v, "stash", stash, ElementType::kString);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
 };

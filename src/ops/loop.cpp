@@ -20,6 +20,7 @@ class Loop final : public Op {
 
   OpKind kind() const override { return OpKind::kLoop; }
   const char* type_name() const override { return "Loop"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("body", body); }
   std::vector<Graph*> subgraphs() const override { return {body.get()}; }
   std::unique_ptr<Op> clone(const CloneContext& ctx) const override {
     auto op = std::make_unique<Loop>();
@@ -150,6 +151,8 @@ void import_loop(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Loop() { return std::make_unique<Loop>(); }
 
 void register_op_Loop(OpRegistry& r) { r.add_onnx("Loop", 1, kMaxOpset, import_loop); }
 

@@ -23,6 +23,12 @@ class Loss final : public OpBase<Loss, OpKind::kLoss> {
   int64_t ignore_index = 0;
 
   const char* type_name() const override { return softmax ? "SoftmaxCrossEntropyLoss" : "NegativeLogLikelihoodLoss"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("softmax", softmax);
+    visit_enum(v, "reduction", reduction, LossReduction::kMean);
+    v.on("has_ignore_index", has_ignore_index);
+    v.on("ignore_index", ignore_index);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType et = ctx.input_elem(0);
@@ -147,6 +153,8 @@ void import_loss(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Loss() { return std::make_unique<Loss>(); }
 
 void register_op_Loss(OpRegistry& r) {
   r.add_onnx("NegativeLogLikelihoodLoss", 12, kMaxOpset, import_loss<false>);

@@ -21,6 +21,12 @@ class LRN final : public OpBase<LRN, OpKind::kLRN> {
   int64_t size = 1;
 
   const char* type_name() const override { return "LRN"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("alpha", alpha);
+    v.on("beta", beta);
+    v.on("bias", bias);
+    v.on("size", size);
+  }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -71,6 +77,8 @@ void import_lrn(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_LRN() { return std::make_unique<LRN>(); }
 
 void register_op_LRN(OpRegistry& r) { r.add_onnx("LRN", 1, kMaxOpset, import_lrn); }
 

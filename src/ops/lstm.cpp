@@ -16,6 +16,10 @@ class LSTM final : public OpBase<LSTM, OpKind::kLSTM> {
   bool input_forget = false;
 
   const char* type_name() const override { return "LSTM"; }
+  void visit_attrs(AttrVisitor& v) override {
+    rnn::visit_config(v, config);
+    v.on("input_forget", input_forget);
+  }
   void infer(InferContext& ctx) const override { rnn::infer_outputs(ctx, config, 4, 2); }
   double flops(const Node& node) const override { return rnn::flops(node, config, 4); }
 
@@ -60,6 +64,8 @@ void import_lstm(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_LSTM() { return std::make_unique<LSTM>(); }
 
 void register_op_LSTM(OpRegistry& r) { r.add_onnx("LSTM", 1, kMaxOpset, import_lstm); }
 

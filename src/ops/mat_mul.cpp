@@ -130,6 +130,8 @@ namespace {
 void import_mat_mul(OnnxNode& n) { n.emit(std::make_unique<MatMul>()); }
 }  // namespace
 
+std::unique_ptr<Op> make_op_MatMul() { return std::make_unique<MatMul>(); }
+
 void register_op_MatMul(OpRegistry& r) { r.add_onnx("MatMul", 1, kMaxOpset, import_mat_mul); }
 
 }  // namespace celer

@@ -17,6 +17,7 @@ class MatMul final : public OpBase<MatMul, OpKind::kMatMul> {
   PostOps post_ops;  // fused by graph passes; their operands are inputs 2, 3, ...
 
   const char* type_name() const override { return "MatMul"; }
+  void visit_attrs(AttrVisitor& v) override { visit_post_ops(v, post_ops); }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   void run_unfused(KernelContext& ctx) const;  // without post-ops

@@ -10,6 +10,7 @@ namespace celer {
 class MatMulInteger final : public OpBase<MatMulInteger, OpKind::kMatMulInteger> {
  public:
   const char* type_name() const override { return "MatMulInteger"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(quant::is_q8(ctx.input_elem(0)), kInvalidModel, "input 'A' has element type ",
@@ -53,6 +54,8 @@ class MatMulInteger final : public OpBase<MatMulInteger, OpKind::kMatMulInteger>
 namespace {
 void import_mat_mul_integer(OnnxNode& n) { n.emit(std::make_unique<MatMulInteger>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_MatMulInteger() { return std::make_unique<MatMulInteger>(); }
 
 void register_op_MatMulInteger(OpRegistry& r) { r.add_onnx("MatMulInteger", 10, kMaxOpset, import_mat_mul_integer); }
 

@@ -16,6 +16,7 @@ class MaxUnpool final : public OpBase<MaxUnpool, OpKind::kMaxUnpool> {
   WindowAttrs window;
 
   const char* type_name() const override { return "MaxUnpool"; }
+  void visit_attrs(AttrVisitor& v) override { visit_window(v, window); }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -118,6 +119,8 @@ void import_max_unpool(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_MaxUnpool() { return std::make_unique<MaxUnpool>(); }
 
 void register_op_MaxUnpool(OpRegistry& r) { r.add_onnx("MaxUnpool", 9, kMaxOpset, import_max_unpool); }
 

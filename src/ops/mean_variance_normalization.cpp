@@ -16,6 +16,7 @@ class MeanVarianceNormalization final : public OpBase<MeanVarianceNormalization,
   std::vector<int64_t> axes = {0, 2, 3};
 
   const char* type_name() const override { return "MeanVarianceNormalization"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axes", axes); }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -62,6 +63,8 @@ void import_mvn(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_MeanVarianceNormalization() { return std::make_unique<MeanVarianceNormalization>(); }
 
 void register_op_MeanVarianceNormalization(OpRegistry& r) {
   r.add_onnx("MeanVarianceNormalization", 9, kMaxOpset, import_mvn);

@@ -18,6 +18,7 @@ class MelWeightMatrix final : public OpBase<MelWeightMatrix, OpKind::kMelWeightM
   ElementType output_type = ElementType::kF32;
 
   const char* type_name() const override { return "MelWeightMatrix"; }
+  void visit_attrs(AttrVisitor& v) override { visit_enum(v, "output_type", output_type, ElementType::kString); }
 
   void infer(InferContext& ctx) const override {
     static const char* names[] = {"num_mel_bins", "dft_length", "sample_rate"};
@@ -93,6 +94,8 @@ void import_mel_weight_matrix(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_MelWeightMatrix() { return std::make_unique<MelWeightMatrix>(); }
 
 void register_op_MelWeightMatrix(OpRegistry& r) {
   r.add_onnx("MelWeightMatrix", 17, kMaxOpset, import_mel_weight_matrix);

@@ -17,6 +17,7 @@ class NonMaxSuppression final : public OpBase<NonMaxSuppression, OpKind::kNonMax
   bool center_point_box = false;
 
   const char* type_name() const override { return "NonMaxSuppression"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("center_point_box", center_point_box); }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(is_float(ctx.input_elem(0)) && ctx.input_elem(1) == ctx.input_elem(0), kInvalidModel,
@@ -129,6 +130,8 @@ void import_nms(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_NonMaxSuppression() { return std::make_unique<NonMaxSuppression>(); }
 
 void register_op_NonMaxSuppression(OpRegistry& r) { r.add_onnx("NonMaxSuppression", 10, kMaxOpset, import_nms); }
 

@@ -14,6 +14,7 @@ namespace celer {
 class NonZero final : public OpBase<NonZero, OpKind::kNonZero> {
  public:
   const char* type_name() const override { return "NonZero"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(ctx.input_elem(0) != ElementType::kString, kInvalidModel, "string inputs are not allowed");
@@ -48,6 +49,8 @@ class NonZero final : public OpBase<NonZero, OpKind::kNonZero> {
 namespace {
 void import_non_zero(OnnxNode& n) { n.emit(std::make_unique<NonZero>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_NonZero() { return std::make_unique<NonZero>(); }
 
 void register_op_NonZero(OpRegistry& r) { r.add_onnx("NonZero", 9, kMaxOpset, import_non_zero); }
 

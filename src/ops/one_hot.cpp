@@ -15,6 +15,7 @@ class OneHot final : public OpBase<OneHot, OpKind::kOneHot> {
   int64_t axis = -1;
 
   const char* type_name() const override { return "OneHot"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(ctx.input_elem(0) != ElementType::kString && ctx.input_elem(0) != ElementType::kBool, kInvalidModel,
@@ -88,6 +89,8 @@ void import_one_hot(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_OneHot() { return std::make_unique<OneHot>(); }
 
 void register_op_OneHot(OpRegistry& r) { r.add_onnx("OneHot", 9, kMaxOpset, import_one_hot); }
 

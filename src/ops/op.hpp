@@ -10,12 +10,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "celer/error.hpp"
 #include "celer/tensor.hpp"
 #include "ir/graph.hpp"
+#include "ops/attrs.hpp"
 #include "runtime/value.hpp"
 
 namespace celer {
@@ -41,6 +43,10 @@ class Op {
   virtual OpKind kind() const = 0;
   virtual const char* type_name() const = 0;
   virtual std::unique_ptr<Op> clone(const CloneContext& ctx) const = 0;
+  // Visits every attribute field (ops/attrs.hpp) for saving, loading, hashing and printing; an op without attributes
+  // has an empty body. Fields derived from the attributes (parsed forms, lookup tables) are not visited: the op
+  // rebuilds them when v.loading().
+  virtual void visit_attrs(AttrVisitor& v) = 0;
   // Sets the type of every present output from the inputs' types (and values, when known). Throws celer::Error for
   // inputs that break the op's rules; the caller adds the node's name to the message.
   virtual void infer(InferContext& ctx) const = 0;
@@ -53,6 +59,15 @@ class Op {
   // Multiply-adds x2 for one execution, given the node with inferred types (0 when negligible or unknown).
   virtual double flops(const Node& /*node*/) const { return 0; }
 };
+
+// A default-constructed op of the kind (attributes at their defaults), to be filled by visit_attrs when reading.
+std::unique_ptr<Op> make_op(OpKind kind);
+// The kind named by op_kind_name() (ops/registry.hpp); nullopt for an unknown name.
+std::optional<OpKind> op_kind_from_name(std::string_view name);
+// Declares make_op_<Name>() for every op of the list (defined in the op's file, next to register_op_<Name>).
+#define CELER_OP(name) std::unique_ptr<Op> make_op_##name();
+#include "ops/ops.def"
+#undef CELER_OP
 
 // CRTP base: kind(), type_name() and clone() for ops whose attributes are plain copyable fields.
 template <typename Derived, OpKind K>

@@ -10,6 +10,7 @@ namespace celer {
 class Optional final : public OpBase<Optional, OpKind::kOptional> {
  public:
   const char* type_name() const override { return "Optional"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     ValueType t;
@@ -33,6 +34,8 @@ void import_optional(OnnxNode& n) {
   n.emit(std::make_unique<Optional>());
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Optional() { return std::make_unique<Optional>(); }
 
 void register_op_Optional(OpRegistry& r) { r.add_onnx("Optional", 15, kMaxOpset, import_optional); }
 

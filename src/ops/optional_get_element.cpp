@@ -9,6 +9,7 @@ namespace celer {
 class OptionalGetElement final : public OpBase<OptionalGetElement, OpKind::kOptionalGetElement> {
  public:
   const char* type_name() const override { return "OptionalGetElement"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     ValueType t = ctx.input_type(0);
@@ -26,6 +27,8 @@ class OptionalGetElement final : public OpBase<OptionalGetElement, OpKind::kOpti
 namespace {
 void import_optional_get_element(OnnxNode& n) { n.emit(std::make_unique<OptionalGetElement>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_OptionalGetElement() { return std::make_unique<OptionalGetElement>(); }
 
 void register_op_OptionalGetElement(OpRegistry& r) {
   r.add_onnx("OptionalGetElement", 15, kMaxOpset, import_optional_get_element);

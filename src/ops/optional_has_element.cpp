@@ -9,6 +9,7 @@ namespace celer {
 class OptionalHasElement final : public OpBase<OptionalHasElement, OpKind::kOptionalHasElement> {
  public:
   const char* type_name() const override { return "OptionalHasElement"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     ctx.set_output(0, ElementType::kBool, PartialShape(std::vector<Dim>{}));
@@ -24,6 +25,8 @@ class OptionalHasElement final : public OpBase<OptionalHasElement, OpKind::kOpti
 namespace {
 void import_optional_has_element(OnnxNode& n) { n.emit(std::make_unique<OptionalHasElement>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_OptionalHasElement() { return std::make_unique<OptionalHasElement>(); }
 
 void register_op_OptionalHasElement(OpRegistry& r) {
   r.add_onnx("OptionalHasElement", 15, kMaxOpset, import_optional_has_element);

@@ -20,6 +20,10 @@ class Pad final : public OpBase<Pad, OpKind::kPad> {
   float value = 0;  // the constant when input 'constant_value' is absent (opsets < 11 only set it)
 
   const char* type_name() const override { return "Pad"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "mode", mode, PadMode::kEdge);
+    v.on("value", value);
+  }
 
   static std::vector<int64_t> read_pads(const Tensor& t, int64_t rank) {
     CELER_CHECK(t.rank() == 1, kInvalidModel, "input 'pads' must be 1-D, got rank ", t.rank());
@@ -152,6 +156,8 @@ void import_pad(OnnxNode& n) {
   n.emit(std::move(op), {n.input(0), pads_v}, {n.output(0)});
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Pad() { return std::make_unique<Pad>(); }
 
 void register_op_Pad(OpRegistry& r) { r.add_onnx("Pad", 1, kMaxOpset, import_pad); }
 

@@ -240,6 +240,8 @@ void import_pool(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Pool() { return std::make_unique<Pool>(); }
+
 void register_op_Pool(OpRegistry& r) {
   r.add_onnx("AveragePool", 1, kMaxOpset, import_pool<PoolFn::kAverage, false>);
   r.add_onnx("MaxPool", 1, kMaxOpset, import_pool<PoolFn::kMax, false>);

@@ -18,6 +18,15 @@ class Pool final : public OpBase<Pool, OpKind::kPool> {
   float p = 2;                     // LpPool
 
   const char* type_name() const override;
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "fn", fn, PoolFn::kLp);
+    v.on("global", global);
+    visit_window(v, window);
+    v.on("ceil_mode", ceil_mode);
+    v.on("count_include_pad", count_include_pad);
+    v.on("storage_order", storage_order);
+    v.on("p", p);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
 };

@@ -46,4 +46,15 @@ void check_post_ops(const PostOps& ops, const InferContext& ctx, ElementType out
 // Applies the post-ops to `out` (float element types) in order.
 void apply_post_ops(const PostOps& ops, const KernelContext& ctx, Tensor& out);
 
+inline void visit_post_ops(AttrVisitor& v, PostOps& ops) {
+  visit_list(v, "post_ops", ops, [&](PostOp& p) {
+    visit_enum(v, "kind", p.kind, PostOp::Kind::kMul);
+    visit_enum(v, "fn", p.fn, UnaryFn::kThresholdedRelu);
+    v.on("alpha", p.alpha);
+    v.on("beta", p.beta);
+    v.on("gamma", p.gamma);
+    v.on("input", p.input);
+  });
+}
+
 }  // namespace celer

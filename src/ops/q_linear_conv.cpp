@@ -14,6 +14,10 @@ class QLinearConv final : public OpBase<QLinearConv, OpKind::kQLinearConv> {
   int64_t group = 1;
 
   const char* type_name() const override { return "QLinearConv"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_window(v, window);
+    v.on("group", group);
+  }
 
   void infer(InferContext& ctx) const override {
     static const char* names[] = {"x",       "x_scale",      "x_zero_point", "w",
@@ -79,6 +83,8 @@ void import_q_linear_conv(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_QLinearConv() { return std::make_unique<QLinearConv>(); }
 
 void register_op_QLinearConv(OpRegistry& r) { r.add_onnx("QLinearConv", 10, kMaxOpset, import_q_linear_conv); }
 

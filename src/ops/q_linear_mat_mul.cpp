@@ -11,6 +11,7 @@ namespace celer {
 class QLinearMatMul final : public OpBase<QLinearMatMul, OpKind::kQLinearMatMul> {
  public:
   const char* type_name() const override { return "QLinearMatMul"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     static const char* names[] = {"a",       "a_scale",      "a_zero_point", "b",
@@ -66,6 +67,8 @@ class QLinearMatMul final : public OpBase<QLinearMatMul, OpKind::kQLinearMatMul>
 namespace {
 void import_q_linear_mat_mul(OnnxNode& n) { n.emit(std::make_unique<QLinearMatMul>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_QLinearMatMul() { return std::make_unique<QLinearMatMul>(); }
 
 void register_op_QLinearMatMul(OpRegistry& r) { r.add_onnx("QLinearMatMul", 10, kMaxOpset, import_q_linear_mat_mul); }
 

@@ -12,6 +12,10 @@ class QuantizeLinear final : public OpBase<QuantizeLinear, OpKind::kQuantizeLine
   bool per_axis_allowed = true;  // false for opset 10
 
   const char* type_name() const override { return "QuantizeLinear"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("per_axis_allowed", per_axis_allowed);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType xt = ctx.input_elem(0);
@@ -63,6 +67,8 @@ void import_quantize_linear(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_QuantizeLinear() { return std::make_unique<QuantizeLinear>(); }
 
 void register_op_QuantizeLinear(OpRegistry& r) { r.add_onnx("QuantizeLinear", 10, kMaxOpset, import_quantize_linear); }
 

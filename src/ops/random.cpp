@@ -55,6 +55,16 @@ class Random final : public OpBase<Random, OpKind::kRandom> {
     }
     return "Random";
   }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "kind", kind, RandomKind::kMultinomial);
+    visit_enum(v, "dtype", dtype, ElementType::kString);
+    v.on("a", a);
+    v.on("b", b);
+    v.on("shape", shape);
+    v.on("sample_size", sample_size);
+    v.on("has_seed", has_seed);
+    v.on("seed", seed);
+  }
   bool deterministic() const override { return false; }
 
   void infer(InferContext& ctx) const override {
@@ -163,6 +173,8 @@ void import_random(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Random() { return std::make_unique<Random>(); }
 
 void register_op_Random(OpRegistry& r) {
   r.add_onnx("RandomUniform", 1, kMaxOpset, import_random<RandomKind::kUniform>);

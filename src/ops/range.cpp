@@ -13,6 +13,7 @@ namespace celer {
 class Range final : public OpBase<Range, OpKind::kRange> {
  public:
   const char* type_name() const override { return "Range"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   static int64_t count(const Tensor& start, const Tensor& limit, const Tensor& delta) {
     const char* names[] = {"start", "limit", "delta"};
@@ -74,6 +75,8 @@ class Range final : public OpBase<Range, OpKind::kRange> {
 namespace {
 void import_range(OnnxNode& n) { n.emit(std::make_unique<Range>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Range() { return std::make_unique<Range>(); }
 
 void register_op_Range(OpRegistry& r) { r.add_onnx("Range", 11, kMaxOpset, import_range); }
 

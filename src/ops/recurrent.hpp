@@ -74,6 +74,19 @@ struct Config {
   std::vector<Activation> activations;  // gates_per_direction x num_directions
 };
 
+inline void visit_config(AttrVisitor& v, Config& c) {
+  v.on("hidden_size", c.hidden_size);
+  v.on("num_directions", c.num_directions);
+  v.on("reverse", c.reverse);
+  v.on("layout", c.layout);
+  v.on("clip", c.clip);
+  visit_list(v, "activations", c.activations, [&](Activation& a) {
+    visit_enum(v, "kind", a.kind, ActKind::kSoftplus);
+    v.on("alpha", a.alpha);
+    v.on("beta", a.beta);
+  });
+}
+
 // Reads direction, layout, clip, hidden_size and the activations (defaults `defaults`, one list per direction).
 // Alphas and betas are consumed in order by the functions that take them; missing ones take the ONNX defaults.
 inline Config read_config(OnnxNode& n, const std::vector<std::string>& defaults) {

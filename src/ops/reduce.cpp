@@ -254,6 +254,8 @@ void import_reduce(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Reduce() { return std::make_unique<Reduce>(); }
+
 void register_op_Reduce(OpRegistry& r) {
   r.add_onnx("ReduceSum", 1, kMaxOpset, import_reduce<ReduceFn::kSum>);
   r.add_onnx("ReduceMean", 1, kMaxOpset, import_reduce<ReduceFn::kMean>);

@@ -23,6 +23,12 @@ class Reduce final : public OpBase<Reduce, OpKind::kReduce> {
   bool noop_with_empty_axes = false;
 
   const char* type_name() const override { return reduce_fn_name(fn); }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "fn", fn, ReduceFn::kSumSquare);
+    v.on("axes", axes);
+    v.on("keepdims", keepdims);
+    v.on("noop_with_empty_axes", noop_with_empty_axes);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

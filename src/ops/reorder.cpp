@@ -99,6 +99,8 @@ void Reorder::run(KernelContext& ctx) const {
   });
 }
 
+std::unique_ptr<Op> make_op_Reorder() { return std::make_unique<Reorder>(); }
+
 void register_op_Reorder(OpRegistry&) {}  // CPU-internal: inserted by the layout pass, never imported
 
 }  // namespace celer

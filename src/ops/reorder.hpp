@@ -28,6 +28,11 @@ class Reorder final : public OpBase<Reorder, OpKind::kReorder> {
   ElementType elem = ElementType::kUndefined;  // the output's element type; kUndefined: the input's
 
   const char* type_name() const override { return "Reorder"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "from", from, Layout::kBlocked16);
+    visit_enum(v, "to", to, Layout::kBlocked16);
+    visit_enum(v, "elem", elem, ElementType::kString);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
 };

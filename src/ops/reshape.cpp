@@ -24,6 +24,8 @@ void import_reshape(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Reshape() { return std::make_unique<Reshape>(); }
+
 void register_op_Reshape(OpRegistry& r) { r.add_onnx("Reshape", 1, kMaxOpset, import_reshape); }
 
 }  // namespace celer

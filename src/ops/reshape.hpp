@@ -14,6 +14,7 @@ class Reshape final : public OpBase<Reshape, OpKind::kReshape> {
   bool allow_zero = false;
 
   const char* type_name() const override { return "Reshape"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("allow_zero", allow_zero); }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);

@@ -35,6 +35,14 @@ class Resize final : public OpBase<Resize, OpKind::kResize> {
   float extrapolation_value = 0.0f;
 
   const char* type_name() const override { return "Resize"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "mode", mode, ResizeMode::kCubic);
+    visit_enum(v, "coord", coord, ResizeCoord::kTfCropAndResize);
+    visit_enum(v, "nearest", nearest, ResizeNearest::kCeil);
+    v.on("cubic_coeff_a", cubic_coeff_a);
+    v.on("exclude_outside", exclude_outside);
+    v.on("extrapolation_value", extrapolation_value);
+  }
 
   // A non-empty optional input's value, or nullptr (absent, empty or not known yet).
   template <typename Ctx>
@@ -390,6 +398,8 @@ void import_upsample(OnnxNode& n) {
 }
 
 }  // namespace
+
+std::unique_ptr<Op> make_op_Resize() { return std::make_unique<Resize>(); }
 
 void register_op_Resize(OpRegistry& r) {
   r.add_onnx("Upsample", 7, 9, import_upsample);

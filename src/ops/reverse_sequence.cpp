@@ -15,6 +15,10 @@ class ReverseSequence final : public OpBase<ReverseSequence, OpKind::kReverseSeq
   int64_t time_axis = 0;
 
   const char* type_name() const override { return "ReverseSequence"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("batch_axis", batch_axis);
+    v.on("time_axis", time_axis);
+  }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'sequence_lens'");
@@ -72,6 +76,8 @@ void import_reverse_sequence(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ReverseSequence() { return std::make_unique<ReverseSequence>(); }
 
 void register_op_ReverseSequence(OpRegistry& r) {
   r.add_onnx("ReverseSequence", 10, kMaxOpset, import_reverse_sequence);

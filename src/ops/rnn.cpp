@@ -10,6 +10,7 @@ class RNN final : public OpBase<RNN, OpKind::kRNN> {
   rnn::Config config;
 
   const char* type_name() const override { return "RNN"; }
+  void visit_attrs(AttrVisitor& v) override { rnn::visit_config(v, config); }
   void infer(InferContext& ctx) const override { rnn::infer_outputs(ctx, config, 1, 1); }
   double flops(const Node& node) const override { return rnn::flops(node, config, 1); }
 
@@ -38,6 +39,8 @@ void import_rnn(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_RNN() { return std::make_unique<RNN>(); }
 
 void register_op_RNN(OpRegistry& r) { r.add_onnx("RNN", 1, kMaxOpset, import_rnn); }
 

@@ -21,6 +21,14 @@ class RoiAlign final : public OpBase<RoiAlign, OpKind::kRoiAlign> {
   float spatial_scale = 1.0f;
 
   const char* type_name() const override { return "RoiAlign"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("max_mode", max_mode);
+    v.on("half_pixel", half_pixel);
+    v.on("output_height", output_height);
+    v.on("output_width", output_width);
+    v.on("sampling_ratio", sampling_ratio);
+    v.on("spatial_scale", spatial_scale);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType e = ctx.input_elem(0);
@@ -150,6 +158,8 @@ void import_roi_align(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_RoiAlign() { return std::make_unique<RoiAlign>(); }
 
 void register_op_RoiAlign(OpRegistry& r) { r.add_onnx("RoiAlign", 10, kMaxOpset, import_roi_align); }
 

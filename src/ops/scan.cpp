@@ -23,6 +23,15 @@ class Scan final : public Op {
 
   OpKind kind() const override { return OpKind::kScan; }
   const char* type_name() const override { return "Scan"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("body", body);
+    v.on("num_scan_inputs", num_scan_inputs);
+    v.on("batched", batched);
+    v.on("input_axes", input_axes);
+    v.on("input_reverse", input_reverse);
+    v.on("output_axes", output_axes);
+    v.on("output_reverse", output_reverse);
+  }
   std::vector<Graph*> subgraphs() const override { return {body.get()}; }
   std::unique_ptr<Op> clone(const CloneContext& ctx) const override {
     auto op = std::make_unique<Scan>(*this);
@@ -230,6 +239,8 @@ void import_scan(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Scan() { return std::make_unique<Scan>(); }
 
 void register_op_Scan(OpRegistry& r) { r.add_onnx("Scan", 8, kMaxOpset, import_scan); }
 

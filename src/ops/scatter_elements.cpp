@@ -20,6 +20,10 @@ class ScatterElements final : public OpBase<ScatterElements, OpKind::kScatterEle
   ScatterReduction reduction = ScatterReduction::kNone;
 
   const char* type_name() const override { return "ScatterElements"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    visit_enum(v, "reduction", reduction, ScatterReduction::kMin);
+  }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'indices'");
@@ -134,6 +138,8 @@ void import_scatter(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ScatterElements() { return std::make_unique<ScatterElements>(); }
 
 void register_op_ScatterElements(OpRegistry& r) {
   r.add_onnx("Scatter", 9, kMaxOpset, import_scatter);

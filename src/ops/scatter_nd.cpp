@@ -20,6 +20,7 @@ class ScatterND final : public OpBase<ScatterND, OpKind::kScatterND> {
   ScatterNDReduction reduction = ScatterNDReduction::kNone;
 
   const char* type_name() const override { return "ScatterND"; }
+  void visit_attrs(AttrVisitor& v) override { visit_enum(v, "reduction", reduction, ScatterNDReduction::kMin); }
 
   void infer(InferContext& ctx) const override {
     check_index_type(ctx.input_elem(1), "input 'indices'");
@@ -125,6 +126,8 @@ void import_scatter_nd(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_ScatterND() { return std::make_unique<ScatterND>(); }
 
 void register_op_ScatterND(OpRegistry& r) { r.add_onnx("ScatterND", 11, kMaxOpset, import_scatter_nd); }
 

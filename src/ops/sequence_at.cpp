@@ -9,6 +9,7 @@ namespace celer {
 class SequenceAt final : public OpBase<SequenceAt, OpKind::kSequenceAt> {
  public:
   const char* type_name() const override { return "SequenceAt"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     seq::check_sequence_type(ctx, 0, "input 0 'input_sequence'");
@@ -33,6 +34,8 @@ class SequenceAt final : public OpBase<SequenceAt, OpKind::kSequenceAt> {
 namespace {
 void import_sequence_at(OnnxNode& n) { n.emit(std::make_unique<SequenceAt>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceAt() { return std::make_unique<SequenceAt>(); }
 
 void register_op_SequenceAt(OpRegistry& r) { r.add_onnx("SequenceAt", 11, kMaxOpset, import_sequence_at); }
 

@@ -9,6 +9,7 @@ namespace celer {
 class SequenceConstruct final : public OpBase<SequenceConstruct, OpKind::kSequenceConstruct> {
  public:
   const char* type_name() const override { return "SequenceConstruct"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(ctx.num_inputs() >= 1, kInvalidModel, "needs at least one input");
@@ -39,6 +40,8 @@ void import_sequence_construct(OnnxNode& n) {
   n.emit(std::make_unique<SequenceConstruct>());
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceConstruct() { return std::make_unique<SequenceConstruct>(); }
 
 void register_op_SequenceConstruct(OpRegistry& r) {
   r.add_onnx("SequenceConstruct", 11, kMaxOpset, import_sequence_construct);

@@ -11,6 +11,7 @@ class SequenceEmpty final : public OpBase<SequenceEmpty, OpKind::kSequenceEmpty>
   ElementType elem = ElementType::kF32;
 
   const char* type_name() const override { return "SequenceEmpty"; }
+  void visit_attrs(AttrVisitor& v) override { visit_enum(v, "elem", elem, ElementType::kString); }
   void infer(InferContext& ctx) const override { ctx.set_output(0, ValueType::sequence(elem)); }
   void run(KernelContext& ctx) const override { ctx.set_output(0, RtValue::make_sequence({}, elem)); }
 };
@@ -23,6 +24,8 @@ void import_sequence_empty(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceEmpty() { return std::make_unique<SequenceEmpty>(); }
 
 void register_op_SequenceEmpty(OpRegistry& r) { r.add_onnx("SequenceEmpty", 11, kMaxOpset, import_sequence_empty); }
 

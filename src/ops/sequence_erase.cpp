@@ -9,6 +9,7 @@ namespace celer {
 class SequenceErase final : public OpBase<SequenceErase, OpKind::kSequenceErase> {
  public:
   const char* type_name() const override { return "SequenceErase"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     seq::check_sequence_type(ctx, 0, "input 0 'input_sequence'");
@@ -39,6 +40,8 @@ class SequenceErase final : public OpBase<SequenceErase, OpKind::kSequenceErase>
 namespace {
 void import_sequence_erase(OnnxNode& n) { n.emit(std::make_unique<SequenceErase>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceErase() { return std::make_unique<SequenceErase>(); }
 
 void register_op_SequenceErase(OpRegistry& r) { r.add_onnx("SequenceErase", 11, kMaxOpset, import_sequence_erase); }
 

@@ -9,6 +9,7 @@ namespace celer {
 class SequenceInsert final : public OpBase<SequenceInsert, OpKind::kSequenceInsert> {
  public:
   const char* type_name() const override { return "SequenceInsert"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     seq::check_sequence_type(ctx, 0, "input 0 'input_sequence'");
@@ -54,6 +55,8 @@ class SequenceInsert final : public OpBase<SequenceInsert, OpKind::kSequenceInse
 namespace {
 void import_sequence_insert(OnnxNode& n) { n.emit(std::make_unique<SequenceInsert>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceInsert() { return std::make_unique<SequenceInsert>(); }
 
 void register_op_SequenceInsert(OpRegistry& r) { r.add_onnx("SequenceInsert", 11, kMaxOpset, import_sequence_insert); }
 

@@ -9,6 +9,7 @@ namespace celer {
 class SequenceLength final : public OpBase<SequenceLength, OpKind::kSequenceLength> {
  public:
   const char* type_name() const override { return "SequenceLength"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     seq::check_sequence_type(ctx, 0, "input 0 'input_sequence'");
@@ -24,6 +25,8 @@ class SequenceLength final : public OpBase<SequenceLength, OpKind::kSequenceLeng
 namespace {
 void import_sequence_length(OnnxNode& n) { n.emit(std::make_unique<SequenceLength>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceLength() { return std::make_unique<SequenceLength>(); }
 
 void register_op_SequenceLength(OpRegistry& r) { r.add_onnx("SequenceLength", 11, kMaxOpset, import_sequence_length); }
 

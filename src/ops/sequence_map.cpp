@@ -14,6 +14,7 @@ class SequenceMap final : public Op {
 
   OpKind kind() const override { return OpKind::kSequenceMap; }
   const char* type_name() const override { return "SequenceMap"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("body", body); }
   std::vector<Graph*> subgraphs() const override { return {body.get()}; }
   std::unique_ptr<Op> clone(const CloneContext& ctx) const override {
     auto op = std::make_unique<SequenceMap>();
@@ -78,6 +79,8 @@ void import_sequence_map(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SequenceMap() { return std::make_unique<SequenceMap>(); }
 
 void register_op_SequenceMap(OpRegistry& r) { r.add_onnx("SequenceMap", 17, kMaxOpset, import_sequence_map); }
 

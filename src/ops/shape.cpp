@@ -15,6 +15,10 @@ class Shape final : public OpBase<Shape, OpKind::kShape> {
   std::optional<int64_t> end;  // none: up to the rank
 
   const char* type_name() const override { return "Shape"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("start", start);
+    visit_optional(v, "end", end);
+  }
 
   // The range [first, last) of dims to report for an input of rank `rank` (negative values count from the back;
   // both are clamped to [0, rank]).
@@ -62,6 +66,8 @@ void import_shape(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Shape() { return std::make_unique<Shape>(); }
 
 void register_op_Shape(OpRegistry& r) { r.add_onnx("Shape", 1, kMaxOpset, import_shape); }
 

@@ -8,6 +8,7 @@ namespace celer {
 class Size final : public OpBase<Size, OpKind::kSize> {
  public:
   const char* type_name() const override { return "Size"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -23,6 +24,8 @@ class Size final : public OpBase<Size, OpKind::kSize> {
 namespace {
 void import_size(OnnxNode& n) { n.emit(std::make_unique<Size>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Size() { return std::make_unique<Size>(); }
 
 void register_op_Size(OpRegistry& r) { r.add_onnx("Size", 1, kMaxOpset, import_size); }
 

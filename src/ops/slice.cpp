@@ -87,6 +87,7 @@ std::vector<AxisSlice> plan_slice(const Dims& in, const Tensor& starts, const Te
 class Slice final : public OpBase<Slice, OpKind::kSlice> {
  public:
   const char* type_name() const override { return "Slice"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -165,6 +166,8 @@ void import_slice(OnnxNode& n) {
   n.emit(std::make_unique<Slice>(), in, {n.output(0)});
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Slice() { return std::make_unique<Slice>(); }
 
 void register_op_Slice(OpRegistry& r) { r.add_onnx("Slice", 1, kMaxOpset, import_slice); }
 

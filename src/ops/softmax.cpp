@@ -119,6 +119,8 @@ void import_softmax(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Softmax() { return std::make_unique<Softmax>(); }
+
 void register_op_Softmax(OpRegistry& r) {
   r.add_onnx("Softmax", 1, kMaxOpset, import_softmax<SoftmaxMode::kSoftmax>);
   r.add_onnx("LogSoftmax", 1, kMaxOpset, import_softmax<SoftmaxMode::kLogSoftmax>);

@@ -17,6 +17,11 @@ class Softmax final : public OpBase<Softmax, OpKind::kSoftmax> {
   bool coerce_2d = false;
 
   const char* type_name() const override { return softmax_mode_name(mode); }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "mode", mode, SoftmaxMode::kHardmax);
+    v.on("axis", axis);
+    v.on("coerce_2d", coerce_2d);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

@@ -15,6 +15,7 @@ class SpaceToDepth final : public OpBase<SpaceToDepth, OpKind::kSpaceToDepth> {
   int64_t blocksize = 1;
 
   const char* type_name() const override { return "SpaceToDepth"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("blocksize", blocksize); }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -66,6 +67,8 @@ void import_space_to_depth(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SpaceToDepth() { return std::make_unique<SpaceToDepth>(); }
 
 void register_op_SpaceToDepth(OpRegistry& r) { r.add_onnx("SpaceToDepth", 1, kMaxOpset, import_space_to_depth); }
 

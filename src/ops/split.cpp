@@ -15,6 +15,7 @@ class Split final : public OpBase<Split, OpKind::kSplit> {
   int64_t axis = 0;
 
   const char* type_name() const override { return "Split"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("axis", axis); }
 
   // The size of every output along the axis for a dim of `dim` (may be -1: unknown); empty when not known yet.
   std::vector<int64_t> sizes(const InferContext& ctx, int64_t dim) const {
@@ -98,6 +99,8 @@ void import_split(OnnxNode& n) {
   n.emit(std::move(op), {n.input(0), split_v}, outs);
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Split() { return std::make_unique<Split>(); }
 
 void register_op_Split(OpRegistry& r) { r.add_onnx("Split", 1, kMaxOpset, import_split); }
 

@@ -14,6 +14,10 @@ class SplitToSequence final : public OpBase<SplitToSequence, OpKind::kSplitToSeq
   bool keepdims = true;
 
   const char* type_name() const override { return "SplitToSequence"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("keepdims", keepdims);
+  }
 
   void infer(InferContext& ctx) const override {
     const ValueType& in = ctx.input_type(0);
@@ -104,6 +108,8 @@ void import_split_to_sequence(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_SplitToSequence() { return std::make_unique<SplitToSequence>(); }
 
 void register_op_SplitToSequence(OpRegistry& r) {
   r.add_onnx("SplitToSequence", 11, kMaxOpset, import_split_to_sequence);

@@ -10,6 +10,7 @@ namespace celer {
 class Squeeze final : public OpBase<Squeeze, OpKind::kSqueeze> {
  public:
   const char* type_name() const override { return "Squeeze"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -70,6 +71,8 @@ void import_squeeze(OnnxNode& n) {
   n.emit(std::make_unique<Squeeze>(), {n.input(0), axes_v}, {n.output(0)});
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Squeeze() { return std::make_unique<Squeeze>(); }
 
 void register_op_Squeeze(OpRegistry& r) { r.add_onnx("Squeeze", 1, kMaxOpset, import_squeeze); }
 

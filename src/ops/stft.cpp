@@ -17,6 +17,7 @@ class STFT final : public OpBase<STFT, OpKind::kSTFT> {
   bool onesided = true;
 
   const char* type_name() const override { return "STFT"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("onesided", onesided); }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(is_float(ctx.input_elem(0)), kInvalidModel, "input 'signal' has element type ",
@@ -111,6 +112,8 @@ void import_stft(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_STFT() { return std::make_unique<STFT>(); }
 
 void register_op_STFT(OpRegistry& r) { r.add_onnx("STFT", 17, kMaxOpset, import_stft); }
 

@@ -39,6 +39,11 @@ class StringNormalizer final : public OpBase<StringNormalizer, OpKind::kStringNo
   std::vector<std::string> stopwords;
 
   const char* type_name() const override { return "StringNormalizer"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "case_change", case_change, CaseChange::kUpper);
+    v.on("case_sensitive", case_sensitive);
+    v.on("stopwords", stopwords);
+  }
 
   void infer(InferContext& ctx) const override {
     CELER_CHECK(ctx.input_elem(0) == ElementType::kString, kInvalidModel, "input 'X' has element type ",
@@ -96,6 +101,8 @@ void import_string_normalizer(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_StringNormalizer() { return std::make_unique<StringNormalizer>(); }
 
 void register_op_StringNormalizer(OpRegistry& r) {
   r.add_onnx("StringNormalizer", 10, kMaxOpset, import_string_normalizer);

@@ -40,7 +40,35 @@ class TfIdfVectorizer final : public OpBase<TfIdfVectorizer, OpKind::kTfIdfVecto
     }
   }
 
+  // build_table() after reading the attributes from a file: the pool's n-gram groups must fit the pool first.
+  void load_table(AttrVisitor& v) {
+    int64_t k = 0;
+    const int64_t pool = int64_t(pool_ints.size());
+    for (size_t g = 0; g < ngram_counts.size(); ++g) {
+      const int64_t begin = ngram_counts[g], end = g + 1 < ngram_counts.size() ? ngram_counts[g + 1] : pool;
+      if (begin < 0 || end < begin || end > pool) v.fail("ngram_counts", "does not split the pool");
+      k += (end - begin) / int64_t(g + 1);
+    }
+    if (k > int64_t(ngram_indexes.size())) v.fail("ngram_indexes", "has fewer entries than the pool has n-grams");
+    table.clear();
+    build_table();
+  }
+
   const char* type_name() const override { return "TfIdfVectorizer"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "mode", mode, TfIdfMode::kTFIDF);
+    v.on("min_gram", min_gram);
+    v.on("max_gram", max_gram);
+    v.on("max_skip", max_skip);
+    v.on("ngram_counts", ngram_counts);
+    v.on("ngram_indexes", ngram_indexes);
+    v.on("pool_ints", pool_ints);
+    v.on("vocabulary", vocabulary);
+    v.on("string_pool", string_pool);
+    v.on("weights", weights);
+    v.on("out_size", out_size);
+    if (v.loading()) load_table(v);  // table: derived
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType t = ctx.input_elem(0);
@@ -161,6 +189,8 @@ void import_tf_idf_vectorizer(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_TfIdfVectorizer() { return std::make_unique<TfIdfVectorizer>(); }
 
 void register_op_TfIdfVectorizer(OpRegistry& r) {
   r.add_onnx("TfIdfVectorizer", 9, kMaxOpset, import_tf_idf_vectorizer);

@@ -10,6 +10,7 @@ namespace celer {
 class Tile final : public OpBase<Tile, OpKind::kTile> {
  public:
   const char* type_name() const override { return "Tile"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   static std::vector<int64_t> read_repeats(const Tensor& t, int64_t rank) {
     CELER_CHECK(t.rank() == 1, kInvalidModel, "input 'repeats' must be 1-D, got rank ", t.rank());
@@ -65,6 +66,8 @@ void import_tile(OnnxNode& n) {
   n.emit(std::make_unique<Tile>());
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Tile() { return std::make_unique<Tile>(); }
 
 void register_op_Tile(OpRegistry& r) { r.add_onnx("Tile", 1, kMaxOpset, import_tile); }
 

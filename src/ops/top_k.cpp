@@ -22,6 +22,12 @@ class TopK final : public OpBase<TopK, OpKind::kTopK> {
   std::optional<int64_t> k_attribute;  // opsets 1-9
 
   const char* type_name() const override { return "TopK"; }
+  void visit_attrs(AttrVisitor& v) override {
+    v.on("axis", axis);
+    v.on("largest", largest);
+    v.on("sorted", sorted);
+    visit_optional(v, "k", k_attribute);
+  }
 
   void infer(InferContext& ctx) const override {
     const ElementType e = ctx.input_elem(0);
@@ -129,6 +135,8 @@ void import_top_k(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_TopK() { return std::make_unique<TopK>(); }
 
 void register_op_TopK(OpRegistry& r) { r.add_onnx("TopK", 1, kMaxOpset, import_top_k); }
 

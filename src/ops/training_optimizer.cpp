@@ -31,6 +31,15 @@ class TrainingOptimizer final : public OpBase<TrainingOptimizer, OpKind::kTraini
         return "Momentum";
     }
   }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "kind", kind, Optimizer::kNesterov);
+    v.on("alpha", alpha);
+    v.on("beta", beta);
+    v.on("epsilon", epsilon);
+    v.on("decay_factor", decay_factor);
+    v.on("norm_coefficient", norm_coefficient);
+    v.on("norm_coefficient_post", norm_coefficient_post);
+  }
   // Input groups per tensor (X, G, state...) and which of them each output group updates.
   size_t groups() const { return kind == Optimizer::kAdam ? 4 : 3; }
   std::vector<size_t> output_groups() const {
@@ -142,6 +151,8 @@ void import_optimizer(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_TrainingOptimizer() { return std::make_unique<TrainingOptimizer>(); }
 
 void register_op_TrainingOptimizer(OpRegistry& r) {
   const std::string domain = "ai.onnx.preview.training";

@@ -17,6 +17,8 @@ void import_transpose(OnnxNode& n) {
 }
 }  // namespace
 
+std::unique_ptr<Op> make_op_Transpose() { return std::make_unique<Transpose>(); }
+
 void register_op_Transpose(OpRegistry& r) { r.add_onnx("Transpose", 1, kMaxOpset, import_transpose); }
 
 }  // namespace celer

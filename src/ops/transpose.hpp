@@ -12,6 +12,7 @@ class Transpose final : public OpBase<Transpose, OpKind::kTranspose> {
   std::vector<int64_t> perm;  // empty: reverse
 
   const char* type_name() const override { return "Transpose"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("perm", perm); }
 
   // The permutation for an input of rank `rank`, validated.
   std::vector<int64_t> perm_for(int64_t rank) const {

@@ -14,6 +14,7 @@ class Trilu final : public OpBase<Trilu, OpKind::kTrilu> {
   bool upper = true;
 
   const char* type_name() const override { return "Trilu"; }
+  void visit_attrs(AttrVisitor& v) override { v.on("upper", upper); }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -54,6 +55,8 @@ void import_trilu(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Trilu() { return std::make_unique<Trilu>(); }
 
 void register_op_Trilu(OpRegistry& r) { r.add_onnx("Trilu", 14, kMaxOpset, import_trilu); }
 

@@ -326,6 +326,8 @@ void import_unary(OnnxNode& n) {
 
 }  // namespace
 
+std::unique_ptr<Op> make_op_Unary() { return std::make_unique<Unary>(); }
+
 void register_op_Unary(OpRegistry& r) {
   for (const FnInfo& i : kFns)
     if (i.since > 0) r.add_onnx(i.name, i.since, kMaxOpset, import_unary);

@@ -65,6 +65,7 @@ float unary_eval(const Unary& op, float x);
 
 class Unary final : public OpBase<Unary, OpKind::kUnary> {
  public:
+  Unary() : Unary(UnaryFn::kRelu) {}  // for make_op
   explicit Unary(UnaryFn f, float a = 0, float b = 0, float g = 0) : fn(f), alpha(a), beta(b), gamma(g) {}
   UnaryFn fn;
   float alpha;
@@ -72,6 +73,12 @@ class Unary final : public OpBase<Unary, OpKind::kUnary> {
   float gamma;
 
   const char* type_name() const override { return unary_fn_name(fn); }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "fn", fn, UnaryFn::kThresholdedRelu);
+    v.on("alpha", alpha);
+    v.on("beta", beta);
+    v.on("gamma", gamma);
+  }
   void infer(InferContext& ctx) const override;
   void run(KernelContext& ctx) const override;
   double flops(const Node& node) const override;

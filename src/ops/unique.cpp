@@ -44,6 +44,10 @@ class Unique final : public OpBase<Unique, OpKind::kUnique> {
   bool sorted = true;
 
   const char* type_name() const override { return "Unique"; }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_optional(v, "axis", axis);
+    v.on("sorted", sorted);
+  }
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -142,6 +146,8 @@ void import_unique(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Unique() { return std::make_unique<Unique>(); }
 
 void register_op_Unique(OpRegistry& r) { r.add_onnx("Unique", 11, kMaxOpset, import_unique); }
 

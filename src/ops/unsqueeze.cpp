@@ -10,6 +10,7 @@ namespace celer {
 class Unsqueeze final : public OpBase<Unsqueeze, OpKind::kUnsqueeze> {
  public:
   const char* type_name() const override { return "Unsqueeze"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     const PartialShape& in = ctx.input_shape(0);
@@ -53,6 +54,8 @@ void import_unsqueeze(OnnxNode& n) {
   n.emit(std::make_unique<Unsqueeze>(), {n.input(0), axes_v}, {n.output(0)});
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Unsqueeze() { return std::make_unique<Unsqueeze>(); }
 
 void register_op_Unsqueeze(OpRegistry& r) { r.add_onnx("Unsqueeze", 1, kMaxOpset, import_unsqueeze); }
 

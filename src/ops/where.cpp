@@ -9,6 +9,7 @@ namespace celer {
 class Where final : public OpBase<Where, OpKind::kWhere> {
  public:
   const char* type_name() const override { return "Where"; }
+  void visit_attrs(AttrVisitor&) override {}
 
   void infer(InferContext& ctx) const override {
     ElementType c = ctx.input_elem(0), x = ctx.input_elem(1), y = ctx.input_elem(2);
@@ -40,6 +41,8 @@ class Where final : public OpBase<Where, OpKind::kWhere> {
 namespace {
 void import_where(OnnxNode& n) { n.emit(std::make_unique<Where>()); }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Where() { return std::make_unique<Where>(); }
 
 void register_op_Where(OpRegistry& r) { r.add_onnx("Where", 9, kMaxOpset, import_where); }
 

@@ -31,6 +31,11 @@ class Window final : public OpBase<Window, OpKind::kWindow> {
     }
     return "Window";
   }
+  void visit_attrs(AttrVisitor& v) override {
+    visit_enum(v, "fn", fn, WindowFn::kBlackman);
+    v.on("periodic", periodic);
+    visit_enum(v, "output_type", output_type, ElementType::kString);
+  }
 
   void infer(InferContext& ctx) const override {
     ElementType st = ctx.input_elem(0);
@@ -91,6 +96,8 @@ void import_window(OnnxNode& n) {
   n.emit(std::move(op));
 }
 }  // namespace
+
+std::unique_ptr<Op> make_op_Window() { return std::make_unique<Window>(); }
 
 void register_op_Window(OpRegistry& r) {
   r.add_onnx("HannWindow", 17, kMaxOpset, import_window<WindowFn::kHann>);
