@@ -19,6 +19,7 @@ enum class ErrorCode {
   kLimitExceeded,  // a documented limit was hit (depth, tensor bytes, loop iterations)
   kIo,             // file system errors
   kRuntime,        // a kernel failed at run time
+  kCancelled,      // an asynchronous request was cancelled before it ran
   kInternal,       // a bug in celer
 };
 

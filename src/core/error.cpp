@@ -13,6 +13,7 @@ const char* error_code_name(ErrorCode code) {
     case ErrorCode::kLimitExceeded: return "limit_exceeded";
     case ErrorCode::kIo: return "io";
     case ErrorCode::kRuntime: return "runtime";
+    case ErrorCode::kCancelled: return "cancelled";
     case ErrorCode::kInternal: return "internal";
   }
   return "unknown";

@@ -1,14 +1,28 @@
 // The public API (include/celer/celer.hpp) over the importer, inference and the executor: Model, CompiledModel and
-// Core (InferRequest is in infer_request.cpp).
+// Core (InferRequest and AsyncInferQueue are in infer_request.cpp). Compiling: choose the device(s)
+// (runtime/multi.hpp), merge Core defaults and compile properties (runtime/properties.hpp), plan streams and threads
+// from the hint (runtime/hints.hpp), compile one Target per device, and start the streams (runtime/streams.hpp).
+#include <algorithm>
 #include <chrono>
+#include <mutex>
 
 #include "celer/celer.hpp"
 #include "ir/infer.hpp"
 #include "onnx/importer.hpp"
 #include "runtime/api_impl.hpp"
+#include "runtime/cpu_resources.hpp"
 #include "runtime/device.hpp"
+#include "runtime/multi.hpp"
+#include "runtime/properties.hpp"
 
 namespace celer {
+
+namespace detail {
+struct CoreImpl {
+  mutable std::mutex mu;
+  std::map<std::string, Properties> defaults;  // by device ("CPU", "AUTO", "MULTI"; "" for all devices)
+};
+}  // namespace detail
 
 namespace {
 const PortInfo& find_port(const std::vector<PortInfo>& ports, const std::string& name, const char* kind) {
@@ -63,19 +77,127 @@ const std::vector<PortInfo>& CompiledModel::outputs() const { return impl_->outp
 const std::string& CompiledModel::device() const { return impl_->device; }
 double CompiledModel::compile_ms() const { return impl_->compile_ms; }
 
+std::string CompiledModel::get_property(const std::string& key) const {
+  CELER_CHECK(impl_, kInvalidArgument, "get_property on an empty CompiledModel");
+  find_property(key);  // an unknown key names the supported ones
+  auto it = impl_->properties.find(key);
+  CELER_CHECK(it != impl_->properties.end(), kInternal, "compiled model: property '", key, "' has no value");
+  return it->second;
+}
+
 InferRequest CompiledModel::create_infer_request() const {
   CELER_CHECK(impl_, kInvalidArgument, "create_infer_request on an empty CompiledModel");
   InferRequest r;
   r.impl_ = std::make_shared<detail::InferRequestImpl>();
   r.impl_->model = impl_;
-  r.impl_->state = impl_->executor->make_state();
+  r.impl_->states.resize(impl_->targets.size());
+  // One device: the arena is allocated now, not at the first inference. MULTI: per device on first use.
+  if (impl_->targets.size() == 1) r.impl_->states[0] = impl_->targets[0].executor->make_state();
   r.impl_->inputs.resize(impl_->inputs.size());
   r.impl_->outputs.resize(impl_->outputs.size());
   return r;
 }
 
 // ---- Core
-Core::Core() = default;
+namespace {
+
+// The options of a compile on `device` selected through `base` (e.g. "CPU" through "MULTI"): Core defaults for all
+// devices, for the device, for the base name, then the compile's properties.
+CompileOptions options_for(const detail::CoreImpl& core, const std::string& base, const std::string& device,
+                           const Properties& properties) {
+  CompileOptions o;
+  {
+    std::lock_guard<std::mutex> lock(core.mu);
+    std::vector<std::string> keys = {std::string()};
+    for (const std::string& k : {device, base})
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    for (const std::string& key : keys) {
+      auto it = core.defaults.find(key);
+      if (it != core.defaults.end()) apply_properties(o, it->second);
+    }
+  }
+  apply_properties(o, properties);
+  return o;
+}
+
+// Compiles the model's graph for one device with the streams and threads the hint chooses.
+// `owned`: the source graph itself when nobody else holds it (compile_model(Model&&)), so that it need not be
+// cloned and the original weights can be freed as their packed copies are made.
+detail::Target compile_target(const Graph& source, const Device& dev, CompileOptions options, const ModelStats& stats,
+                              int cpus, std::shared_ptr<Graph> owned = nullptr) {
+  std::string why;
+  CELER_CHECK(supports_graph(dev, source, &why), kUnsupported, why);
+  detail::Target t;
+  t.device = &dev;
+  t.plan = plan_streams(options, stats, cpus);
+  options.num_threads = t.plan.threads_per_stream;
+  t.graph = owned ? std::move(owned) : std::shared_ptr<Graph>(source.clone());
+  dev.run_passes(*t.graph, options);
+  // Weights the kernels packed leave the compiled graph (the Model, if any, keeps its own).
+  t.executor = std::make_unique<Executor>(t.graph, dev, options, /*release_graph_constants=*/true);
+  t.options = options;
+  return t;
+}
+
+// The values get_property reports: the options in effect and what the hint chose.
+Properties effective_properties(const detail::CompiledModelImpl& m) {
+  Properties p;
+  const CompileOptions& o = m.targets[0].options;
+  for (const PropertySpec& spec : property_table())
+    if (spec.read) p[spec.name] = spec.read(o);
+  int streams = 0, threads = 0;
+  uint32_t requests = 0;
+  std::vector<std::string> devices;
+  for (const detail::Target& t : m.targets) {
+    streams += t.plan.streams;
+    threads += t.plan.streams * t.plan.threads_per_stream;
+    requests += t.plan.optimal_requests;
+    devices.push_back(t.device->name());
+  }
+  p[num_streams.name] = PropertyCodec<NumStreams>::to_string(NumStreams(streams));
+  p[inference_num_threads.name] = std::to_string(threads);
+  p[inference_threads_per_stream.name] = std::to_string(m.targets[0].plan.threads_per_stream);
+  p[optimal_number_of_infer_requests.name] = std::to_string(requests);
+  p[execution_devices.name] = PropertyCodec<std::vector<std::string>>::to_string(devices);
+  p[supported_properties.name] = PropertyCodec<std::vector<std::string>>::to_string(supported_property_names());
+  return p;
+}
+
+}  // namespace
+
+Core::Core() : impl_(std::make_shared<detail::CoreImpl>()) {}
+
+void Core::set_property(const std::string& device, const Properties& properties) {
+  const std::string base = device.empty() ? std::string() : select_devices(device).base;
+  CompileOptions check;
+  apply_properties(check, properties);  // unknown, ill-typed and read-only keys throw here
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  for (const auto& [key, value] : properties) impl_->defaults[base][key] = value;
+}
+
+std::string Core::get_property(const std::string& device, const std::string& key) const {
+  const PropertySpec& spec = find_property(key);
+  DeviceSelection sel;
+  if (!device.empty()) sel = select_devices(device);
+  const std::string name = device.empty() ? std::string() : sel.devices.front()->name();
+  const CompileOptions o = options_for(*impl_, sel.base, name, {});
+  if (key == supported_properties.name)
+    return PropertyCodec<std::vector<std::string>>::to_string(supported_property_names());
+  if (key == execution_devices.name) {
+    std::vector<std::string> names;
+    if (device.empty()) return PropertyCodec<std::vector<std::string>>::to_string(device_names());
+    for (const Device* d : sel.devices) names.push_back(d->name());
+    if (sel.kind == DeviceSelection::Kind::kAuto && o.performance_mode != PerformanceMode::kCumulativeThroughput)
+      names.resize(1);  // the first that compiles the model; usually the first of the list
+    return PropertyCodec<std::vector<std::string>>::to_string(names);
+  }
+  if (key == optimal_number_of_infer_requests.name || key == inference_threads_per_stream.name) {
+    const StreamPlan plan = plan_streams(o, ModelStats{}, allowed_cpu_count());  // no model: a small one
+    return std::to_string(key == inference_threads_per_stream.name ? uint32_t(plan.threads_per_stream)
+                                                                   : plan.optimal_requests);
+  }
+  return spec.read(o);
+}
 
 Model Core::read_model(const std::string& path) const {
   Model m;
@@ -95,26 +217,73 @@ Model Core::read_model_from_memory(const std::string& bytes, const std::string& 
 
 CompiledModel Core::compile_model(const Model& model, const std::string& device, const Properties& properties) const {
   CELER_CHECK(model.impl_, kInvalidArgument, "compile_model: the model is empty");
+  return compile(model.impl_, false, device, properties);
+}
+
+CompiledModel Core::compile_model(Model&& model, const std::string& device, const Properties& properties) const {
+  CELER_CHECK(model.impl_, kInvalidArgument, "compile_model: the model is empty");
+  std::shared_ptr<detail::ModelImpl> impl = std::move(model.impl_);
+  const bool alone = impl.use_count() == 1;  // no other Model handle shares it
+  return compile(std::move(impl), alone, device, properties);
+}
+
+CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consume, const std::string& device,
+                            const Properties& properties) const {
   auto t0 = std::chrono::steady_clock::now();
-  const Device* dev = find_device(device);
-  if (!dev) {
-    std::string names;
-    for (const auto& n : device_names()) names += (names.empty() ? "" : ", ") + n;
-    CELER_THROW(kInvalidArgument, "unknown device '", device, "' (available: ", names, ")");
+  const DeviceSelection sel = select_devices(device);
+  // A model given up by its owner is compiled in place for a single device: no clone, and no second copy of the
+  // weights (AUTO may need the untouched graph for its next device; MULTI compiles it several times).
+  consume = consume && sel.kind == DeviceSelection::Kind::kSingle;
+  const std::shared_ptr<Graph> source_ptr = model->imported.graph;
+  const Graph& source = *source_ptr;
+  const ModelStats stats = model_stats(source);
+  const std::vector<PortInfo> model_inputs = model->inputs, model_outputs = model->outputs;
+  std::shared_ptr<Graph> owned;
+  if (consume) {
+    model.reset();  // drops the pre-inference copy (for reshape) and the Model's reference to the graph
+    owned = source_ptr;
   }
-  CompileOptions options = parse_compile_options(properties);
-  std::shared_ptr<Graph> g = model.impl_->imported.graph->clone();
-  for (const auto& n : g->nodes)
-    CELER_CHECK(dev->supports(*n), kUnsupported, "device ", dev->name(), " does not support ", n->describe());
-  dev->run_passes(*g, options);
+  const std::vector<int> cpus = allowed_cpus();
   auto impl = std::make_shared<detail::CompiledModelImpl>();
-  impl->device = dev->name();
-  impl->graph = g;
-  impl->executor = std::make_unique<Executor>(g, *dev, options);
-  // Weights the kernels packed are not needed in this compiled graph any more (the Model keeps its own).
-  for (const Value* v : impl->executor->released_constants()) const_cast<Value*>(v)->constant.reset();
-  impl->inputs = model.impl_->inputs;
-  impl->outputs = model.impl_->outputs;
+  impl->device = device;
+  auto options = [&](const Device* d) { return options_for(*impl_, sel.base, d->name(), properties); };
+  const bool all_devices = sel.kind == DeviceSelection::Kind::kMulti ||
+                           (sel.kind == DeviceSelection::Kind::kAuto &&
+                            options(sel.devices.front()).performance_mode == PerformanceMode::kCumulativeThroughput);
+  if (sel.kind == DeviceSelection::Kind::kSingle) {
+    impl->targets.push_back(compile_target(source, *sel.devices[0], options(sel.devices[0]), stats,
+                                           static_cast<int>(cpus.size()), std::move(owned)));
+  } else {
+    // AUTO: the first device that compiles the model (all of them with CUMULATIVE_THROUGHPUT); MULTI: every device.
+    std::vector<CompileOptions> device_options;  // a bad property is the caller's error, not a device failure
+    for (const Device* d : sel.devices) device_options.push_back(options(d));
+    std::string failures;
+    for (size_t i = 0; i < sel.devices.size(); ++i) {
+      const Device* d = sel.devices[i];
+      try {
+        impl->targets.push_back(compile_target(source, *d, device_options[i], stats, static_cast<int>(cpus.size())));
+        if (!all_devices) break;
+      } catch (const Error& e) {
+        if (sel.kind == DeviceSelection::Kind::kMulti)
+          throw Error(e.code(), "device '" + device + "': " + d->name() + ": " + e.message());
+        failures += (failures.empty() ? "" : "; ") + d->name() + ": " + e.message();
+      }
+    }
+    CELER_CHECK(!impl->targets.empty(), kUnsupported, "device '", device, "': no device could compile the model (",
+                failures, ")");
+  }
+  std::vector<StreamSpec> specs;
+  for (size_t t = 0; t < impl->targets.size(); ++t) {
+    const detail::Target& tg = impl->targets[t];
+    std::vector<std::vector<int>> pins(static_cast<size_t>(tg.plan.streams));
+    if (tg.options.enable_cpu_pinning) pins = pin_sets(cpus, tg.plan.streams, tg.plan.threads_per_stream);
+    for (int s = 0; s < tg.plan.streams; ++s)
+      specs.push_back({static_cast<int>(t), tg.plan.threads_per_stream, pins[static_cast<size_t>(s)]});
+  }
+  impl->streams = std::make_unique<StreamPool>(specs);
+  impl->properties = effective_properties(*impl);
+  impl->inputs = model_inputs;
+  impl->outputs = model_outputs;
   impl->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   CompiledModel cm;
   cm.impl_ = impl;

@@ -1,14 +1,19 @@
 // The objects behind the public API's handles (include/celer/celer.hpp), shared by the files that implement it:
-// api.cpp (Model, CompiledModel, Core) and infer_request.cpp (InferRequest).
+// api.cpp (Model, CompiledModel, Core) and infer_request.cpp (InferRequest, AsyncInferQueue).
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "celer/celer.hpp"
 #include "onnx/importer.hpp"
 #include "runtime/executor.hpp"
+#include "runtime/hints.hpp"
+#include "runtime/streams.hpp"
 
 namespace celer {
 
@@ -29,19 +34,55 @@ struct ModelImpl {
   }
 };
 
-struct CompiledModelImpl {
-  std::string device;
+// One device's compiled graph: its executor and the streams the hint chose for it. A compiled model has one target,
+// or one per device for MULTI.
+struct Target {
+  const Device* device = nullptr;
   std::shared_ptr<Graph> graph;
   std::unique_ptr<Executor> executor;
-  std::vector<PortInfo> inputs, outputs;
-  double compile_ms = 0;
+  CompileOptions options;  // as resolved: num_threads = the threads of one stream
+  StreamPlan plan;
 };
 
-struct InferRequestImpl {
+struct CompiledModelImpl {
+  std::string device;  // the name given to compile_model ("CPU", "AUTO", "MULTI:CPU,REF")
+  std::vector<Target> targets;
+  std::vector<PortInfo> inputs, outputs;
+  double compile_ms = 0;
+  Properties properties;  // every supported property's value in effect (get_property)
+  // Last: its threads run the targets' executors, so it stops before they are destroyed.
+  std::unique_ptr<StreamPool> streams;
+};
+
+// A request runs on the compiled model's streams: start() queues a job, a stream runs it on its target (execute()),
+// completion wakes waiters and runs the callback. Status and results are guarded by `mu`.
+struct InferRequestImpl : std::enable_shared_from_this<InferRequestImpl> {
+  enum class Status { kIdle, kQueued, kRunning };
+
   std::shared_ptr<CompiledModelImpl> model;
-  std::unique_ptr<Executor::State> state;
+  std::vector<std::unique_ptr<Executor::State>> states;  // per target, created on first use
   std::vector<Tensor> inputs;
   std::vector<Tensor> outputs;
+  bool profiling = false;
+  int last_target = 0;
+
+  mutable std::mutex mu;
+  std::condition_variable done;
+  Status status = Status::kIdle;
+  int callbacks_running = 0;  // completion callbacks in progress (wait() returns after them)
+  uint64_t job_id = 0;
+  std::exception_ptr error;  // of the last completion
+  std::function<void(std::exception_ptr)> callback;
+
+  // Queues the request (kInvalidArgument when busy); `notify`: run the callback on completion.
+  void start(bool notify);
+  // Runs the request on `target` (on a stream thread) and completes it.
+  void execute(int target, bool notify);
+  // Inference itself; returns the error, if any, as a celer::Error.
+  std::exception_ptr run_on(int target);
+  void wait();
+  const char* status_name() const;
+  void check_idle(const char* what) const;  // caller holds no lock
 
   size_t input_index(const std::string& name) const {
     for (size_t i = 0; i < model->inputs.size(); ++i)

@@ -27,12 +27,21 @@ class Kernel {
 };
 
 struct CompileOptions {
-  int num_threads = 0;       // 0: all the process may use
-  bool plan_memory = true;   // one liveness-planned arena for intermediates (property "plan_memory")
+  // OpenMP threads of one stream, which the kernels use (0: all the process may use). compile_model sets it from the
+  // streams and threads the hint chose (runtime/hints.hpp); parse_compile_options sets it to inference_num_threads.
+  int num_threads = 0;
+  bool plan_memory = true;  // one liveness-planned arena for intermediates (property "plan_memory")
   // "inference_precision": f32 (default) or bf16: conv/matmul weights and activations in bf16 where the device
   // supports it, FP32 where accuracy needs it (softmax, normalisation, accumulation); outputs keep the model's types.
   ElementType inference_precision = ElementType::kF32;
   bool enable_fusion = true;  // device graph passes fuse ops (property "enable_fusion"; cleanup passes always run)
+  // Streams and threads (the properties of include/celer/properties.hpp; runtime/hints.hpp turns them into a plan).
+  PerformanceMode performance_mode = PerformanceMode::kNone;
+  uint32_t num_requests = 0;          // hint::num_requests (0: no limit)
+  int32_t num_streams = 0;            // 0: not set (the hint decides), NumStreams::kAuto, or a count
+  int32_t inference_num_threads = 0;  // threads in all streams together (0: every CPU the process may use)
+  bool enable_cpu_pinning = false;
+  std::string cache_dir;  // where compiled models are cached ("" disables the cache)
 };
 
 class Device {
@@ -53,7 +62,8 @@ class Device {
 const Device* find_device(const std::string& name);
 std::vector<std::string> device_names();
 
-// Parses compile properties into options, rejecting unknown keys and ill-typed values.
+// Parses compile properties into options (runtime/properties.cpp), rejecting unknown keys, ill-typed values and
+// read-only keys with kInvalidArgument.
 CompileOptions parse_compile_options(const Properties& properties);
 
 }  // namespace celer

@@ -22,6 +22,13 @@ using namespace celer;
 
 namespace {
 
+CompileOptions threads_options(int threads) {
+  CompileOptions o;
+  o.num_threads = threads;
+  return o;
+}
+
+
 constexpr ElementType kF32 = ElementType::kF32;
 
 Tensor random_tensor(const Dims& dims, uint32_t seed) {
@@ -191,8 +198,8 @@ TEST(CpuLayoutBroadcast, NodeThreadsFollowWork) {
   Node* tiny = conv_node(g, {1, 16, 7, 7}, {16, 16, 1, 1});
   Node* big = conv_node(g, {1, 64, 56, 56}, {64, 64, 3, 3});
   infer_graph(g, InferOptions{0});
-  EXPECT_EQ(onednn::node_threads(*tiny, CompileOptions{2}), 1);
-  EXPECT_EQ(onednn::node_threads(*big, CompileOptions{2}), 2);
+  EXPECT_EQ(onednn::node_threads(*tiny, threads_options(2)), 1);
+  EXPECT_EQ(onednn::node_threads(*big, threads_options(2)), 2);
   EXPECT_EQ(onednn::node_threads(*big, CompileOptions{}), 0);  // all threads
 }
 

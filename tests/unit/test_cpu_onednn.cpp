@@ -29,6 +29,13 @@ using namespace celer;
 
 namespace {
 
+CompileOptions threads_options(int threads) {
+  CompileOptions o;
+  o.num_threads = threads;
+  return o;
+}
+
+
 constexpr ElementType kF32 = ElementType::kF32;
 
 Tensor random_tensor(const Dims& dims, uint32_t seed) {
@@ -577,7 +584,7 @@ TEST(CpuOnednnLayout, ConcurrentRuns) {
   Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
   std::shared_ptr<Graph> cpu_graph(g->clone());
   run_layout_pass(*cpu_graph, CompileOptions{});
-  Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{1});
+  Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), threads_options(1));
   std::vector<Tensor> xs, want;
   for (uint32_t i = 0; i < 4; ++i) {
     xs.push_back(random_tensor({1, 16, 12, 12}, 100 + i));
