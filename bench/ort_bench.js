@@ -3,7 +3,10 @@
 // object on stdout: session creation time, every measured latency, throughput and peak RSS.
 //
 //   node bench/ort_bench.js MODEL --ort-prefix DIR [--threads N] [--niter K | --time S] [--warmup W]
-//                           [--input NAME=FILE.npy]...
+//                           [--start-at EPOCH_MS] [--input NAME=FILE.npy]...
+//
+// --start-at: after warm-up, wait until that wall-clock time (ms since the epoch) before measuring, so that several
+// processes started together measure the same interval (bench/throughput runs two 1-thread sessions side by side).
 //
 // Session options: graphOptimizationLevel 'all', intraOpNumThreads N, interOpNumThreads 1, executionMode 'sequential'.
 // Every model input must be given. The first run after session creation and W more warm-up runs are not measured;
@@ -60,7 +63,7 @@ function loadNpy(file) {
 }
 
 function parseArgs(argv) {
-  const a = { model: null, ortPrefix: null, threads: 1, niter: 0, time: 0, warmup: 2, inputs: [] };
+  const a = { model: null, ortPrefix: null, threads: 1, niter: 0, time: 0, warmup: 2, startAt: 0, inputs: [] };
   for (let i = 0; i < argv.length; ++i) {
     const opt = argv[i];
     const next = () => (i + 1 < argv.length ? argv[++i] : die(`option ${opt} needs a value`));
@@ -74,6 +77,7 @@ function parseArgs(argv) {
     else if (opt === '--niter') a.niter = Math.floor(num(1));
     else if (opt === '--time') a.time = num(0.001);
     else if (opt === '--warmup') a.warmup = Math.floor(num(0));
+    else if (opt === '--start-at') a.startAt = num(0);
     else if (opt === '--input') {
       const v = next();
       const eq = v.indexOf('=');
@@ -141,6 +145,8 @@ async function main() {
   await run();
   const firstMs = ms(t, process.hrtime.bigint());
   for (let i = 0; i < args.warmup; ++i) await run();
+  const lateMs = args.startAt > 0 ? Date.now() - args.startAt : 0;
+  if (lateMs < 0) await new Promise((resolve) => setTimeout(resolve, -lateMs));
 
   const samples = [];
   const start = process.hrtime.bigint();
@@ -162,6 +168,7 @@ async function main() {
     session_ms: sessionMs,
     first_inference_ms: firstMs,
     warmup: args.warmup,
+    late_ms: Math.max(0, lateMs),
     iterations: samples.length,
     latency_ms: { median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), min: sorted[0],
                   max: sorted[sorted.length - 1] },

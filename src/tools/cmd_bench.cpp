@@ -1,16 +1,21 @@
-// `celer bench MODEL`: warm-up, then latency statistics and throughput, printed and optionally written as JSON.
+// `celer bench MODEL`: latency and throughput of a model as a user would run it: a performance hint (or explicit
+// streams, threads and requests), the sync or async API, warm-up, then latency percentiles, throughput, compile and
+// first-inference time, peak memory and optionally per-node counters, printed and written as JSON.
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "tools/cli_common.hpp"
@@ -28,9 +33,17 @@ struct BenchOptions {
   int64_t niter = 0;   // 0: run for `seconds`
   double seconds = 0;  // 0 with niter 0: the default duration
   int64_t warmup = 5;
-  int nthreads = 0;              // 0: all the process may use
+  std::string hint;      // latency, throughput, cumulative_throughput, none; "": throughput (async) or latency (sync)
+  std::string nstreams;  // a count or AUTO; "": the hint decides
+  int64_t nireq = 0;     // 0: the compiled model's optimal number (1 with the sync API)
+  int nthreads = 0;      // 0: the hint decides (all the process may use)
+  std::string pin;       // yes/no; "": the device's default
+  std::string api = "async";
+  int64_t batch = 0;  // 0: the model's own batch
+  std::string cache_dir;
   std::string precision = "f32";
-  bool per_layer = false;        // --pc: per-node counters
+  bool per_layer = false;  // --pc: per-node counters
+  std::string progress = "auto";
   std::string report;
   InputOptions inputs;
 };
@@ -84,12 +97,139 @@ double peak_rss_mb() {
   return double(ru.ru_maxrss) / 1024.0;  // kilobytes on Linux
 }
 
+// A one-line progress bar on a terminal, redrawn at most 10 times a second.
+class Progress {
+ public:
+  Progress(bool enabled, int64_t niter, double budget_ms) : on_(enabled), niter_(niter), budget_ms_(budget_ms) {}
+  void update(int64_t done, double elapsed_ms) {
+    if (!on_ || elapsed_ms - last_ms_ < 100) return;
+    last_ms_ = elapsed_ms;
+    const double f = std::clamp(niter_ > 0 ? double(done) / double(niter_) : elapsed_ms / budget_ms_, 0.0, 1.0);
+    constexpr int kWidth = 40;
+    const int full = int(f * kWidth);
+    std::string bar(size_t(full), '=');
+    if (full < kWidth) bar += '>' + std::string(size_t(kWidth - full - 1), ' ');
+    std::printf("\r[%s] %3d%%  %lld inferences, %.1f s", bar.c_str(), int(f * 100), static_cast<long long>(done),
+                elapsed_ms / 1000);
+    std::fflush(stdout);
+    drawn_ = true;
+  }
+  void finish() {
+    if (!drawn_) return;
+    std::printf("\r%*s\r", 79, "");
+    std::fflush(stdout);
+  }
+
+ private:
+  bool on_;
+  int64_t niter_;
+  double budget_ms_;
+  double last_ms_ = -1e9;
+  bool drawn_ = false;
+};
+
+struct Measured {
+  std::vector<double> latencies;  // per inference, ms
+  double total_ms = 0;            // wall time of the measured part
+};
+
+// Sync API: one request, one inference after another.
+Measured run_sync(InferRequest& request, const BenchOptions& opts, double budget_ms, Progress& progress) {
+  for (int64_t i = 0; i < opts.warmup; ++i) request.infer();
+  Measured m;
+  const auto start = Clock::now();
+  while (true) {
+    const int64_t done = int64_t(m.latencies.size());
+    const double elapsed = ms_since(start);
+    if (opts.niter > 0 ? done >= opts.niter : (done > 0 && elapsed >= budget_ms) || done >= kMaxSamples) break;
+    progress.update(done, elapsed);
+    auto t = Clock::now();
+    request.infer();
+    m.latencies.push_back(ms_since(t));
+  }
+  m.total_ms = ms_since(start);
+  return m;
+}
+
+// Async API: `queue`'s requests kept in flight; a request's latency runs from its start to its completion.
+Measured run_async(AsyncInferQueue& queue, const std::vector<Tensor>& inputs, const BenchOptions& opts,
+                   double budget_ms, Progress& progress) {
+  std::mutex mu;
+  Measured m;
+  std::exception_ptr failure;
+  bool measuring = false;
+  queue.set_callback([&](InferRequest&, void* user_data, std::exception_ptr error) {
+    auto* started = static_cast<Clock::time_point*>(user_data);
+    const double ms = ms_since(*started);
+    std::lock_guard<std::mutex> lock(mu);
+    if (error && !failure) failure = error;
+    if (measuring && !error && int64_t(m.latencies.size()) < kMaxSamples) m.latencies.push_back(ms);
+    delete started;
+  });
+  auto check = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    if (failure) std::rethrow_exception(failure);
+  };
+  // Warm-up: every request runs at least once (first runs allocate), then `warmup` more inferences in all.
+  const int64_t warm = std::max<int64_t>(opts.warmup, int64_t(queue.size()));
+  for (int64_t i = 0; i < warm; ++i) queue.start_async(inputs, new Clock::time_point(Clock::now()));
+  queue.wait_all();
+  check();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    measuring = true;
+  }
+  const auto start = Clock::now();
+  int64_t started = 0;
+  while (true) {
+    const double elapsed = ms_since(start);
+    if (opts.niter > 0 ? started >= opts.niter : elapsed >= budget_ms || started >= kMaxSamples) break;
+    int64_t done;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (failure) break;
+      done = int64_t(m.latencies.size());
+    }
+    progress.update(done, elapsed);
+    queue.start_async(inputs, new Clock::time_point(Clock::now()));  // waits for an idle request
+    ++started;
+  }
+  queue.wait_all();
+  m.total_ms = ms_since(start);
+  check();
+  return m;
+}
+
+// Per-node counters summed over several requests (same nodes, same order).
+std::vector<NodeProfile> merge_profiles(const std::vector<std::vector<NodeProfile>>& all) {
+  std::vector<NodeProfile> out;
+  for (const auto& prof : all) {
+    if (out.empty()) {
+      out = prof;
+      continue;
+    }
+    for (size_t i = 0; i < prof.size() && i < out.size(); ++i) {
+      out[i].total_ms += prof[i].total_ms;
+      out[i].runs += prof[i].runs;
+    }
+  }
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = char(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
 int run_bench(const BenchOptions& opts) {
   CELER_CHECK(opts.niter >= 0 && opts.niter <= kMaxSamples, kInvalidArgument, "--niter must be in [1, ", kMaxSamples,
               "], got ", opts.niter);
   CELER_CHECK(opts.seconds >= 0 && std::isfinite(opts.seconds), kInvalidArgument, "--time must be positive, got ",
               opts.seconds);
   CELER_CHECK(opts.warmup >= 0, kInvalidArgument, "--warmup must not be negative, got ", opts.warmup);
+  const bool sync = opts.api == "sync";
+  CELER_CHECK(!sync || opts.nireq <= 1, kInvalidArgument, "--nireq ", opts.nireq,
+              " needs --api async (the sync API runs one request)");
   const double seconds = opts.niter == 0 && opts.seconds == 0 ? 5.0 : opts.seconds;
   // Fail early rather than after a long benchmark when the report cannot be written.
   if (!opts.report.empty()) check_writable(opts.report);
@@ -98,78 +238,148 @@ int run_bench(const BenchOptions& opts) {
   auto t_load = Clock::now();
   Model model = core.read_model(opts.model);
   const double load_ms = ms_since(t_load);
-  PreparedInputs in = prepare_inputs(model, opts.inputs);
-  Properties props;
-  if (opts.nthreads > 0) props["inference_num_threads"] = std::to_string(opts.nthreads);
-  props["inference_precision"] = opts.precision;
-  CompiledModel cm = core.compile_model(in.model, opts.device, props);
-  // Only the compiled model is needed from here: the original weights go (the kernels packed their own copies).
-  model = Model();
-  in.model = Model();
-  InferRequest request = cm.create_infer_request();
-  for (size_t i = 0; i < in.tensors.size(); ++i) request.set_input_tensor(i, in.tensors[i]);
-  if (opts.per_layer) request.enable_profiling();
-
-  auto t0 = Clock::now();
-  request.infer();
-  const double first_ms = ms_since(t0);
-  for (int64_t i = 0; i < opts.warmup; ++i) request.infer();
-
-  std::vector<double> samples;
-  const auto start = Clock::now();
-  const double budget_ms = seconds * 1000.0;
-  while (true) {
-    if (opts.niter > 0 ? int64_t(samples.size()) >= opts.niter
-                       : (!samples.empty() && ms_since(start) >= budget_ms) || int64_t(samples.size()) >= kMaxSamples)
-      break;
-    auto t = Clock::now();
-    request.infer();
-    samples.push_back(ms_since(t));
+  if (opts.batch > 0) {
+    // The first dim of every input becomes the batch.
+    std::map<std::string, PartialShape> shapes;
+    for (const PortInfo& p : model.inputs()) {
+      CELER_CHECK(p.shape.rank_known() && p.shape.rank() >= 1, kInvalidArgument, "--batch: input '", p.name, "' has ",
+                  p.shape.rank_known() ? "no dims" : "an unknown rank", "; give its shape with --shape");
+      std::vector<Dim> dims;
+      for (int64_t k = 0; k < p.shape.rank(); ++k) dims.push_back(p.shape[size_t(k)]);
+      dims[0] = Dim(opts.batch);
+      shapes[p.name] = PartialShape(dims);
+    }
+    model.reshape(shapes);
   }
-  const double total_ms = ms_since(start);
+  PreparedInputs in = prepare_inputs(std::move(model), opts.inputs);
+  const std::string hint = opts.hint.empty() ? (sync ? "latency" : "throughput") : opts.hint;
+  Properties props;
+  props[hint::performance_mode.name] = upper(hint);
+  if (!opts.nstreams.empty()) props[num_streams.name] = opts.nstreams;
+  if (opts.nthreads > 0) props[inference_num_threads.name] = std::to_string(opts.nthreads);
+  if (!opts.pin.empty()) props[enable_cpu_pinning.name] = opts.pin == "yes" ? "true" : "false";
+  if (!opts.cache_dir.empty()) props[cache_dir.name] = opts.cache_dir;
+  props[inference_precision.name] = opts.precision;
+  // Given up: the original weights are freed as the kernels pack their own copies.
+  CompiledModel cm = core.compile_model(std::move(in.model), opts.device, props);
 
-  std::vector<double> sorted = samples;
+  // What the hint chose.
+  const int32_t streams = cm.get_property(num_streams);
+  const int32_t threads = cm.get_property(inference_threads_per_stream);
+  const int32_t total_threads = cm.get_property(inference_num_threads);
+  const uint32_t optimal = cm.get_property(optimal_number_of_infer_requests);
+  const std::vector<std::string> exec_devices = cm.get_property(execution_devices);
+  const bool pinned = cm.get_property(enable_cpu_pinning);
+  const size_t nireq = sync ? 1 : size_t(opts.nireq > 0 ? opts.nireq : int64_t(std::max<uint32_t>(optimal, 1)));
+
+  const bool show_progress = opts.progress == "yes" || (opts.progress == "auto" && isatty(STDOUT_FILENO));
+  Progress progress(show_progress, opts.niter, seconds * 1000.0);
+  Measured m;
+  double first_ms = 0;
+  std::vector<NodeProfile> prof;
+  if (sync) {
+    InferRequest request = cm.create_infer_request();
+    for (size_t i = 0; i < in.tensors.size(); ++i) request.set_input_tensor(i, in.tensors[i]);
+    if (opts.per_layer) request.enable_profiling();
+    auto t0 = Clock::now();
+    request.infer();
+    first_ms = ms_since(t0);
+    m = run_sync(request, opts, seconds * 1000.0, progress);
+    if (opts.per_layer) prof = request.profile();
+  } else {
+    AsyncInferQueue queue(cm, nireq);
+    if (opts.per_layer)
+      for (size_t r = 0; r < queue.size(); ++r) queue[r].enable_profiling();
+    // The first inference alone: the cold start a user sees.
+    InferRequest& first = queue[0];
+    for (size_t i = 0; i < in.tensors.size(); ++i) first.set_input_tensor(i, in.tensors[i]);
+    auto t0 = Clock::now();
+    first.infer();
+    first_ms = ms_since(t0);
+    m = run_async(queue, in.tensors, opts, seconds * 1000.0, progress);
+    if (opts.per_layer) {
+      std::vector<std::vector<NodeProfile>> all;
+      for (size_t r = 0; r < queue.size(); ++r) all.push_back(queue[r].profile());
+      prof = merge_profiles(all);
+    }
+  }
+  progress.finish();
+  CELER_CHECK(!m.latencies.empty(), kRuntime, "no inference completed");
+
+  std::vector<double> sorted = m.latencies;
   std::sort(sorted.begin(), sorted.end());
+  double sum = 0;
+  for (double v : sorted) sum += v;
   const double median = quantile(sorted, 0.5), p90 = quantile(sorted, 0.9), p99 = quantile(sorted, 0.99);
-  const double fps = total_ms > 0 ? double(samples.size()) * 1000.0 / total_ms : 0;
+  const double avg = sum / double(sorted.size());
+  const int64_t per_inference = opts.batch > 0 ? opts.batch : 1;
+  const double fps = m.total_ms > 0 ? double(m.latencies.size()) * 1000.0 / m.total_ms : 0;
 
   nlohmann::ordered_json j;
-  j["latency_ms"] = {{"median", median}, {"p90", p90}, {"p99", p99}, {"min", sorted.front()}, {"max", sorted.back()}};
-  j["throughput_fps"] = fps;
-  j["iterations"] = samples.size();
-  j["device"] = cm.device();
-  j["load_ms"] = load_ms;
-  j["compile_ms"] = cm.compile_ms();
-  j["nthreads"] = opts.nthreads;
-  j["precision"] = opts.precision;
-  j["first_inference_ms"] = first_ms;
-  j["warmup"] = opts.warmup;
   j["model"] = opts.model;
+  j["device"] = cm.device();
+  j["configuration"] = {{"api", opts.api},
+                        {"hint", hint},
+                        {"nstreams", opts.nstreams.empty() ? "" : opts.nstreams},
+                        {"nireq", opts.nireq},
+                        {"nthreads", opts.nthreads},
+                        {"pin", opts.pin},
+                        {"batch", opts.batch},
+                        {"precision", opts.precision},
+                        {"cache_dir", opts.cache_dir},
+                        {"warmup", opts.warmup}};
+  j["chosen"] = {{"performance_mode", cm.get_property(hint::performance_mode.name)},
+                 {"num_streams", streams},
+                 {"inference_num_threads", total_threads},
+                 {"inference_threads_per_stream", threads},
+                 {"enable_cpu_pinning", pinned},
+                 {"optimal_number_of_infer_requests", optimal},
+                 {"infer_requests", nireq},
+                 {"execution_devices", exec_devices}};
   nlohmann::ordered_json shapes = nlohmann::ordered_json::object();
   for (size_t i = 0; i < in.tensors.size(); ++i) shapes[cm.inputs()[i].name] = in.tensors[i].dims();
   j["input_shapes"] = shapes;
+  j["count"] = m.latencies.size();
+  j["duration_ms"] = m.total_ms;
+  j["latency_ms"] = {{"median", median},     {"avg", avg}, {"min", sorted.front()},
+                     {"max", sorted.back()}, {"p90", p90}, {"p99", p99}};
+  j["throughput_fps"] = fps * double(per_inference);
+  j["load_ms"] = load_ms;
+  j["compile_ms"] = cm.compile_ms();
+  j["first_inference_ms"] = first_ms;
   j["peak_rss_mb"] = peak_rss_mb();
 
   std::ostream& os = std::cout;
-  os << "model:        " << opts.model << " on " << cm.device() << "\n";
+  os << "model:        " << opts.model << " on " << cm.device();
+  if (exec_devices.size() > 1 || (exec_devices.size() == 1 && exec_devices[0] != cm.device())) {
+    os << " (running on ";
+    for (size_t i = 0; i < exec_devices.size(); ++i) os << (i ? ", " : "") << exec_devices[i];
+    os << ")";
+  }
+  os << "\n";
   for (size_t i = 0; i < in.tensors.size(); ++i)
     os << "input         " << cm.inputs()[i].name << ": " << element_type_name(in.tensors[i].type())
        << dims_to_string(in.tensors[i].dims()) << (in.sources[i] == "random" ? " random" : " from " + in.sources[i])
        << "\n";
+  os << "config:       " << opts.api << " API, hint " << cm.get_property(hint::performance_mode.name) << ": " << streams
+     << (streams == 1 ? " stream" : " streams") << " x " << threads << (threads == 1 ? " thread" : " threads")
+     << (pinned ? " (pinned)" : "") << ", " << nireq << (nireq == 1 ? " request" : " requests") << ", "
+     << opts.precision << "\n";
   os << "load:         " << format_ms(load_ms) << " ms\n";
-  os << "compile:      " << format_ms(cm.compile_ms()) << " ms (" << (opts.nthreads > 0 ? std::to_string(opts.nthreads) : "all")
-     << " threads, " << opts.precision << ")\n";
+  os << "compile:      " << format_ms(cm.compile_ms()) << " ms" << (opts.cache_dir.empty() ? "" : " (model cache on)")
+     << "\n";
   os << "first infer:  " << format_ms(first_ms) << " ms\n";
-  os << "iterations:   " << samples.size() << " (after " << opts.warmup << " warm-up)\n";
-  os << "latency (ms): median " << format_ms(median) << ", p90 " << format_ms(p90) << ", p99 " << format_ms(p99)
-     << ", min " << format_ms(sorted.front()) << ", max " << format_ms(sorted.back()) << "\n";
+  os << "count:        " << m.latencies.size() << " inferences in " << format_ms(m.total_ms) << " ms (after "
+     << std::max<int64_t>(opts.warmup, sync ? opts.warmup : int64_t(nireq)) << " warm-up)\n";
+  os << "latency (ms): median " << format_ms(median) << ", avg " << format_ms(avg) << ", p90 " << format_ms(p90)
+     << ", p99 " << format_ms(p99) << ", min " << format_ms(sorted.front()) << ", max " << format_ms(sorted.back())
+     << "\n";
   char fps_text[32];
-  std::snprintf(fps_text, sizeof fps_text, "%.2f", fps);
-  os << "throughput:   " << fps_text << " inferences/s\n";
+  std::snprintf(fps_text, sizeof fps_text, "%.2f", fps * double(per_inference));
+  os << "throughput:   " << fps_text << (per_inference > 1 ? " samples/s" : " inferences/s") << "\n";
   os << "peak RSS:     " << static_cast<long long>(std::lround(peak_rss_mb())) << " MB\n";
   if (opts.per_layer) {
     // Sorted by time; the first inferences (first and warm-up) are included in the totals, so shares are what count.
-    std::vector<NodeProfile> prof = request.profile();
     double total = 0;
     for (const auto& p : prof) total += p.total_ms;
     std::vector<NodeProfile> sorted_prof = prof;
@@ -180,11 +390,16 @@ int run_bench(const BenchOptions& opts) {
     for (const auto& p : sorted_prof) {
       double per_run = p.runs ? p.total_ms / double(p.runs) : 0;
       char line[512];
-      std::snprintf(line, sizeof line, "  %8.3f ms %5.1f%%  %-18s %-22s %s%s%s\n", per_run,
-                    total > 0 ? 100.0 * p.total_ms / total : 0.0, p.op.c_str(), p.kernel.c_str(), p.name.c_str(),
-                    p.details.empty() ? "" : "  +", p.details.c_str());
+      std::snprintf(line, sizeof line, "  %8.3f ms %5.1f%%  %-18s %-22s %-5s %s%s%s\n", per_run,
+                    total > 0 ? 100.0 * p.total_ms / total : 0.0, p.op.c_str(), p.kernel.c_str(), p.precision.c_str(),
+                    p.name.c_str(), p.details.empty() ? "" : "  +", p.details.c_str());
       os << line;
-      pc.push_back({{"node", p.name}, {"op", p.op}, {"kernel", p.kernel}, {"fused", p.details}, {"ms", per_run},
+      pc.push_back({{"node", p.name},
+                    {"op", p.op},
+                    {"kernel", p.kernel},
+                    {"precision", p.precision},
+                    {"fused", p.details},
+                    {"ms", per_run},
                     {"share", total > 0 ? p.total_ms / total : 0.0}});
     }
     j["per_node"] = pc;
@@ -205,7 +420,20 @@ Command add_bench_command(CLI::App& app) {
   auto opts = std::make_shared<BenchOptions>();
   CLI::App* sub = app.add_subcommand("bench", "Measure a model's latency and throughput");
   sub->add_option("model", opts->model, "ONNX model file")->required();
-  sub->add_option("--device,-d", opts->device, "Device: CPU or REF")->capture_default_str();
+  sub->add_option("--device,-d", opts->device, "Device: CPU, REF, AUTO[:list] or MULTI:list")->capture_default_str();
+  sub->add_option("--hint", opts->hint,
+                  "Performance hint: latency, throughput, cumulative_throughput or none (default: throughput with "
+                  "the async API, latency with the sync API)")
+      ->check(CLI::IsMember({"latency", "throughput", "cumulative_throughput", "none"}));
+  sub->add_option("--api", opts->api, "sync: one request, one inference after another; async: several in flight")
+      ->check(CLI::IsMember({"sync", "async"}))
+      ->capture_default_str();
+  sub->add_option("--nstreams", opts->nstreams, "Streams (a number or AUTO; default: the hint decides)");
+  sub->add_option("--nireq", opts->nireq, "Infer requests in flight (async; default: the optimal number)")
+      ->check(positive());
+  sub->add_option("--nthreads", opts->nthreads, "Threads in all (default: the hint decides)")->check(positive(true));
+  sub->add_option("--pin", opts->pin, "Pin stream threads to CPUs: yes or no (default: the device decides)")
+      ->check(CLI::IsMember({"yes", "no"}));
   auto* niter = sub->add_option("--niter,-n", opts->niter, "Number of measured inferences")->check(positive());
   auto* time =
       sub->add_option("--time,-t", opts->seconds, "Measure for this many seconds (default 5)")->check(positive());
@@ -213,12 +441,18 @@ Command add_bench_command(CLI::App& app) {
   sub->add_option("--warmup", opts->warmup, "Warm-up inferences before measuring")
       ->check(positive(true))
       ->capture_default_str();
-  sub->add_option("--report", opts->report, "Write the results as JSON to this file");
-  sub->add_flag("--pc", opts->per_layer, "Print per-node counters (op, kernel, time, share), sorted by time");
-  sub->add_option("--nthreads", opts->nthreads, "Threads for inference (0: all the process may use)")
-      ->check(positive(true));
+  sub->add_option("--batch,-b", opts->batch, "Batch size: the first dim of every input")->check(positive());
+  sub->add_option("--cache-dir", opts->cache_dir, "Model cache folder (compiled models are stored and reused)");
   sub->add_option("--precision", opts->precision, "Inference precision: f32 or bf16")
       ->check(CLI::IsMember({"f32", "bf16"}))
+      ->capture_default_str();
+  sub->add_flag("--pc", opts->per_layer,
+                "Print per-node counters (op, kernel, precision, time, share), sorted by time");
+  sub->add_option("--report", opts->report,
+                  "Write configuration, chosen settings and results (latency percentiles, throughput, compile and "
+                  "first-inference time, peak RSS) as JSON to this file");
+  sub->add_option("--progress", opts->progress, "Progress bar: auto (when stdout is a terminal), yes or no")
+      ->check(CLI::IsMember({"auto", "yes", "no"}))
       ->capture_default_str();
   add_input_options(*sub, opts->inputs);
   return {sub, [opts] { return run_bench(*opts); }};

@@ -172,14 +172,40 @@ TEST_F(CliTest, BenchWritesTheReport) {
   EXPECT_LE(p90, p99);
   EXPECT_LE(p99, mx);
   EXPECT_GT(j.at("throughput_fps").get<double>(), 0);
-  EXPECT_EQ(j.at("iterations").get<int>(), 5);
+  EXPECT_EQ(j.at("count").get<int>(), 5);
   EXPECT_EQ(j.at("device").get<std::string>(), "CPU");
   EXPECT_GE(j.at("compile_ms").get<double>(), 0);
   EXPECT_GT(j.at("first_inference_ms").get<double>(), 0);
+  EXPECT_GT(j.at("peak_rss_mb").get<double>(), 0);
   EXPECT_EQ(j.at("input_shapes").at("x"), nlohmann::json::array({2, 3}));
-  // Timed mode, on REF.
-  r = celer_cli("bench " + model_ + " --device REF --time 0.2 --warmup 0");
+  // Defaults: the async API with the throughput hint; what it chose is reported.
+  EXPECT_EQ(j.at("configuration").at("api").get<std::string>(), "async");
+  EXPECT_EQ(j.at("chosen").at("performance_mode").get<std::string>(), "THROUGHPUT");
+  EXPECT_GE(j.at("chosen").at("num_streams").get<int>(), 1);
+  EXPECT_EQ(j.at("chosen").at("infer_requests").get<int>(),
+            j.at("chosen").at("optimal_number_of_infer_requests").get<int>());
+  // Timed mode, on REF, sync API with explicit settings.
+  r = celer_cli("bench " + model_ + " --device REF --time 0.2 --warmup 0 --api sync --hint latency --nthreads 1");
   ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "sync API, hint LATENCY: 1 stream x 1 thread, 1 request")) << r.output;
+  // Explicit streams and requests, a batch, per-node counters with their precision.
+  r = celer_cli("bench " + model_ + " --niter 8 --hint none --nstreams 2 --nthreads 2 --nireq 3 --batch 4 --pc "
+                "--report " + path("r2.json"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_TRUE(contains(r.output, "2 streams x 1 thread, 3 requests")) << r.output;
+  EXPECT_TRUE(contains(r.output, "per-node counters")) << r.output;
+  std::ifstream f2(path("r2.json"));
+  j = nlohmann::json::parse(f2);
+  EXPECT_EQ(j.at("count").get<int>(), 8);
+  EXPECT_EQ(j.at("input_shapes").at("x").at(0).get<int>(), 4);
+  EXPECT_EQ(j.at("per_node").at(0).at("precision").get<std::string>(), "f32");
+  // Settings that cannot work together are refused before anything runs.
+  r = celer_cli("bench " + model_ + " --api sync --nireq 4");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "--nireq 4 needs --api async")) << r.output;
+  r = celer_cli("bench " + model_ + " --nstreams many");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_TRUE(contains(r.output, "num_streams")) << r.output;
 }
 
 TEST_F(CliTest, FailuresExitWithOneAndAMessage) {
