@@ -70,6 +70,8 @@ class Tensor {
     check_type(element_type_of<T>());
     return static_cast<const T*>(data_);
   }
+  // What keeps the data alive (null for wrapped memory).
+  const std::shared_ptr<void>& owner() const { return owner_; }
   // Reinterprets the same memory with another shape of the same element count.
   Tensor reshaped(Dims dims) const;
   // Element i converted to double / int64 (for small index and shape tensors).

@@ -29,6 +29,7 @@ using cmfile::kAlign;
 using cmfile::kMagic;
 using cmfile::kNodeEnd;
 using cmfile::kNone;
+using cmfile::kPacked;
 using cmfile::Tag;
 using cmfile::undefined_input;
 
@@ -109,6 +110,8 @@ class GraphWriter final : public AttrVisitor {
  public:
   Out out;
   TensorTable tensors;
+  const CompiledExtras* extras = nullptr;  // top-level graph only
+  int depth = 0;
 
   bool loading() const override { return false; }
   void on(const char* name, bool& v) override {
@@ -157,7 +160,25 @@ class GraphWriter final : public AttrVisitor {
   void on(const char* name, std::shared_ptr<Graph>& g) override {
     head(name, Tag::kGraph);
     out.u8(g ? 1 : 0);
-    if (g) write_graph(*g);
+    if (g) {
+      ++depth;
+      write_graph(*g);
+      --depth;
+    }
+  }
+
+  // After the top-level graph: the kernels' packed weights.
+  void write_packed() {
+    if (!extras) {
+      out.count(0);
+      return;
+    }
+    out.count(extras->packed.size());
+    for (const PackedWeights::Entry& e : extras->packed) {
+      out.str(e.node);
+      out.str(e.layout);
+      out.u32(tensors.add(e.bytes));
+    }
   }
 
   void write_graph(const Graph& g) {
@@ -183,7 +204,8 @@ class GraphWriter final : public AttrVisitor {
     }
     CELER_CHECK(values.size() == idx.size(), kInternal, "compiled model: graph '", g.name,
                 "' refers to a value it does not own");
-    if (const Value* v = undefined_input(g))
+    const std::unordered_set<const Value*>* packed = depth == 0 && extras ? &extras->packed_values : nullptr;
+    if (const Value* v = undefined_input(g, packed))
       CELER_THROW(kInternal, "compiled model: graph '", g.name, "' reads '", v->name,
                   "', which has no producer and no constant (save the graph before an Executor releases the weights "
                   "its kernels packed)");
@@ -192,7 +214,7 @@ class GraphWriter final : public AttrVisitor {
     for (const Value* v : values) {
       out.str(v->name);
       write_type(v->type);
-      out.u32(v->constant ? tensors.add(*v->constant) : kNone);
+      out.u32(v->constant ? tensors.add(*v->constant) : packed && packed->count(v) ? kPacked : kNone);
     }
     auto list = [&](const std::vector<Value*>& l, bool allow_none) {
       out.count(l.size());
@@ -328,15 +350,19 @@ uint64_t op_schema_fingerprint() {
 uint64_t hash_graph(const Graph& graph) {
   GraphWriter w;
   w.write_graph(graph);
+  w.write_packed();
   Hasher h;
   h.update(metadata(w, {}));
   emit_data(w.tensors, [&](const void* p, size_t n) { h.update(p, n); });
   return h.digest();
 }
 
-void save_compiled_graph(const Graph& graph, const std::map<std::string, std::string>& meta, const std::string& path) {
+void save_compiled_graph(const Graph& graph, const std::map<std::string, std::string>& meta, const std::string& path,
+                         const CompiledExtras* extras) {
   GraphWriter w;
+  w.extras = extras;
   w.write_graph(graph);
+  w.write_packed();
   const std::string md = metadata(w, meta);
 
   Header h{};

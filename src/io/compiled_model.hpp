@@ -14,17 +14,27 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "ir/graph.hpp"
+#include "runtime/packed_weights.hpp"
 
 namespace celer {
 
-inline constexpr uint32_t kCompiledModelFormat = 1;
+inline constexpr uint32_t kCompiledModelFormat = 2;
 inline constexpr const char* kCelerVersion = "0.1.0";
 
 struct LoadedGraph {
   std::shared_ptr<Graph> graph;
   std::map<std::string, std::string> meta;
+  std::vector<PackedWeights::Entry> packed;  // kernels' packed weights (views into the file)
+};
+
+// What a compile adds to its graph: weights its kernels packed, stored in place of constants they released.
+struct CompiledExtras {
+  std::unordered_set<const Value*> packed_values;  // top-level constants whose data only the packed entries hold
+  std::vector<PackedWeights::Entry> packed;
 };
 
 struct CompiledModelLoadOptions {
@@ -34,7 +44,8 @@ struct CompiledModelLoadOptions {
 
 // Writes the graph to `path` atomically: a temporary file in the same folder, fsync, rename (a concurrent reader sees
 // the old file or the new one, never a partial one). Throws kIo naming the file.
-void save_compiled_graph(const Graph& graph, const std::map<std::string, std::string>& meta, const std::string& path);
+void save_compiled_graph(const Graph& graph, const std::map<std::string, std::string>& meta, const std::string& path,
+                         const CompiledExtras* extras = nullptr);
 LoadedGraph load_compiled_graph(const std::string& path, const CompiledModelLoadOptions& options = {});
 
 // The hash of what save_compiled_graph would write for the graph (structure, attributes and constant bytes), without

@@ -18,6 +18,7 @@ static_assert(std::endian::native == std::endian::little, "the compiled-model fo
 
 inline constexpr char kMagic[8] = {'C', 'E', 'L', 'E', 'R', 'C', 'M', '\x1a'};
 inline constexpr uint32_t kNone = 0xFFFFFFFFu;  // an omitted input or output, or a value without a constant
+inline constexpr uint32_t kPacked = 0xFFFFFFFEu;  // a constant stored only as kernels' packed weights (packed table)
 inline constexpr uint8_t kNodeEnd = 0xA5;       // after each node's attributes
 inline constexpr uint64_t kAlign = 64;          // of every constant in the data part
 inline constexpr uint32_t kMaxRank = 1024;
@@ -51,9 +52,11 @@ inline const char* tag_name(uint8_t t) {
 
 inline uint64_t align_up(uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
 
-// A node input that nothing defines (no producer, no constant, not a graph input or capture), or nullptr.
-inline const Value* undefined_input(const Graph& g) {
+// A node input that nothing defines (no producer, no constant, not a graph input or capture, not in `packed`), or
+// nullptr.
+inline const Value* undefined_input(const Graph& g, const std::unordered_set<const Value*>* packed = nullptr) {
   std::unordered_set<const Value*> defined(g.inputs.begin(), g.inputs.end());
+  if (packed) defined.insert(packed->begin(), packed->end());
   defined.insert(g.captures.begin(), g.captures.end());
   for (const auto& n : g.nodes) defined.insert(n->outputs.begin(), n->outputs.end());
   for (const auto& n : g.nodes)

@@ -24,6 +24,7 @@ using cmfile::kMagic;
 using cmfile::kMaxRank;
 using cmfile::kNodeEnd;
 using cmfile::kNone;
+using cmfile::kPacked;
 using cmfile::Tag;
 using cmfile::tag_name;
 using cmfile::undefined_input;
@@ -147,6 +148,23 @@ class GraphReader final : public AttrVisitor {
     in_.fail(detail::concat(where_, "attribute '", name, "': ", what));
   }
 
+  // The packed-weights table after the top-level graph.
+  std::vector<PackedWeights::Entry> read_packed() {
+    std::vector<PackedWeights::Entry> out;
+    const uint32_t n = in_.count("packed weights count", 4 + 4 + 4);
+    for (uint32_t i = 0; i < n; ++i) {
+      PackedWeights::Entry e;
+      e.node = in_.str("packed weights node");
+      e.layout = in_.str("packed weights layout");
+      e.bytes = *tensor(in_.u32("packed weights tensor"), "packed weights tensor");
+      if (e.bytes.type() != ElementType::kU8 || e.bytes.rank() != 1)
+        in_.fail(detail::concat("packed weights of node '", e.node, "' are not a u8 vector"));
+      out.push_back(std::move(e));
+    }
+    if (!packed_values_.empty() && out.empty()) in_.fail("values are marked as packed weights but none are stored");
+    return out;
+  }
+
   std::shared_ptr<Graph> read_graph(Graph* parent) {
     if (graphs_.size() > size_t(kMaxSubgraphDepth))
       in_.fail(detail::concat("subgraphs nested deeper than ", kMaxSubgraphDepth, " levels"));
@@ -160,7 +178,12 @@ class GraphReader final : public AttrVisitor {
       ValueType type = read_type();
       Value* v = g->add_value(std::move(name), std::move(type));
       const uint32_t c = in_.u32("value constant");
-      if (c != kNone) v->constant = tensor(c, "value constant");
+      if (c == kPacked) {
+        if (parent) in_.fail(detail::concat("value '", v->name, "' of a subgraph is marked as packed weights"));
+        packed_values_.insert(v);
+      } else if (c != kNone) {
+        v->constant = tensor(c, "value constant");
+      }
       values[i] = v;
     }
     g->inputs = read_list(values, false, "graph inputs");
@@ -203,7 +226,7 @@ class GraphReader final : public AttrVisitor {
       for (const Value* v : g->nodes[k]->inputs)
         if (v && v->producer && order.at(v->producer) >= k)
           in_.fail(detail::concat(g->nodes[k]->describe(), " reads '", v->name, "' before it is computed"));
-    if (const Value* v = undefined_input(*g))
+    if (const Value* v = undefined_input(*g, parent ? nullptr : &packed_values_))
       in_.fail(detail::concat("graph '", g->name, "' reads '", v->name, "', which nothing defines"));
     return g;
   }
@@ -275,7 +298,8 @@ class GraphReader final : public AttrVisitor {
   std::vector<std::shared_ptr<const Tensor>> tensors_;
   std::vector<Graph*> graphs_;  // being read, innermost last
   size_t total_nodes_ = 0;
-  std::string where_;  // "node 'x' (Op): " while reading a node
+  std::unordered_set<const Value*> packed_values_;  // top-level values whose data only packed weights hold
+  std::string where_;                               // "node 'x' (Op): " while reading a node
 };
 
 // Keeps the mapping alive for one tensor; when the tensor is gone (e.g. weights a kernel packed and the executor
@@ -408,6 +432,7 @@ LoadedGraph load_compiled_graph(const std::string& path, const CompiledModelLoad
   }
   GraphReader reader(in, read_tensors(in, base + h.data_offset, h.data_size, owner));
   out.graph = reader.read_graph(nullptr);
+  out.packed = reader.read_packed();
   if (in.remaining() != 0) in.fail(detail::concat(in.remaining(), " unread bytes after the graph"));
   return out;
 }

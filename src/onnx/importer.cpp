@@ -41,6 +41,7 @@ struct ImportState {
   // Payloads of the main graph's initializers left out of parsing (onnx/payloads.hpp), or null.
   const std::vector<PayloadSpan>* payloads = nullptr;
   const PayloadSource* payload_source = nullptr;
+  bool external_data = false;
 };
 
 // Builds one graph (the main graph or a subgraph); resolves names through enclosing builders.
@@ -223,6 +224,7 @@ std::shared_ptr<Graph> GraphBuilder::build(onnx::GraphProto& gp) {
     CELER_CHECK(!g.find_value(init.name()), kInvalidModel, "graph '", gp.name(), "': initializer '", init.name(),
                 "' is defined twice");
     const std::string what = "initializer '" + init.name() + "'";
+    if (init.data_location() == onnx::TensorProto::EXTERNAL) st_.external_data = true;
     if (payloads && (*payloads)[size_t(i)].size > 0)
       g.add_constant(init.name(),
                      take_onnx_tensor(init, (*payloads)[size_t(i)], *st_.payload_source, st_.weights_dir, what));
@@ -362,6 +364,7 @@ ImportedModel import_model(onnx::ModelProto& mp, const std::string& weights_dir,
   }
   ImportedModel out;
   out.graph = graph;
+  out.external_data = st.external_data;
   out.original = original;
   out.opsets = st.opsets;
   out.ir_version = mp.ir_version();

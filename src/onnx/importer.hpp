@@ -18,6 +18,7 @@ struct ImportedModel {
   int64_t ir_version = 0;
   std::string producer;
   std::string source;                      // file path or "<memory>"
+  bool external_data = false;              // some initializer's data came from another file
 };
 
 // Reads a model file. External data is read from the model's folder only.

@@ -4,7 +4,9 @@
 // from the hint (runtime/hints.hpp), compile one Target per device, and start the streams (runtime/streams.hpp).
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <mutex>
+#include <optional>
 
 #include "celer/celer.hpp"
 #include "ir/infer.hpp"
@@ -12,6 +14,7 @@
 #include "runtime/api_impl.hpp"
 #include "runtime/cpu_resources.hpp"
 #include "runtime/device.hpp"
+#include "runtime/model_cache.hpp"
 #include "runtime/multi.hpp"
 #include "runtime/properties.hpp"
 
@@ -67,6 +70,7 @@ void Model::reshape(const std::map<std::string, PartialShape>& shapes) {
   auto impl = std::make_shared<detail::ModelImpl>(*impl_);
   impl->imported.graph = g;
   impl->imported.original = orig;
+  impl->source_file.clear();  // no longer the file's import
   impl->refresh_ports();
   impl_ = impl;
 }
@@ -121,21 +125,67 @@ CompileOptions options_for(const detail::CoreImpl& core, const std::string& base
 }
 
 // Compiles the model's graph for one device with the streams and threads the hint chooses.
+// The model's identity for the cache: its file's content hash when the graph is that file's import (remembered per
+// file identity in the cache folder), else a hash of the graph itself (structure, attributes, constants).
+uint64_t model_hash(const detail::ModelImpl& m, const Graph& source, const std::string& cache_dir) {
+  if (m.cached) return m.cached_hash;
+  if (!m.source_file.empty() && !m.imported.external_data) return model_file_hash(cache_dir, m.source_file);
+  return hash_graph(source);
+}
+
 // `owned`: the source graph itself when nobody else holds it (compile_model(Model&&)), so that it need not be
-// cloned and the original weights can be freed as their packed copies are made.
+// cloned and the original weights can be freed as their packed copies are made. `hash`: the model's identity for the
+// cache (used when options.cache_dir is set).
 detail::Target compile_target(const Graph& source, const Device& dev, CompileOptions options, const ModelStats& stats,
-                              int cpus, std::shared_ptr<Graph> owned = nullptr) {
+                              int cpus, std::shared_ptr<Graph> owned, const std::function<uint64_t()>& hash,
+                              std::optional<LoadedGraph> cached = std::nullopt) {
   std::string why;
   CELER_CHECK(supports_graph(dev, source, &why), kUnsupported, why);
   detail::Target t;
   t.device = &dev;
   t.plan = plan_streams(options, stats, cpus);
   options.num_threads = t.plan.threads_per_stream;
+  t.options = options;
+  uint64_t key = 0;
+  if (!options.cache_dir.empty()) {
+    key = cache_key(hash(), dev.name(), options);
+    const bool from_entry_only = cached.has_value();
+    if (std::optional<LoadedGraph> hit = cached ? std::move(cached) : cache_lookup(options.cache_dir, key)) {
+      // Warm start: the graph as the passes left it, and the weights as the kernels packed them.
+      auto store = std::make_shared<PackedWeights>(PackedWeights::Mode::kReplay);
+      for (PackedWeights::Entry& e : hit->packed) store->add(std::move(e));
+      CompileOptions o = options;
+      o.packed = store;
+      try {
+        t.graph = hit->graph;
+        t.executor = std::make_unique<Executor>(t.graph, dev, o, /*release_graph_constants=*/true);
+        CELER_CHECK(store->all_used(), kInternal, "packed weights in the cache entry that no kernel wanted");
+        t.from_cache = true;
+        return t;
+      } catch (const Error&) {
+        // The entry and this build disagree (it cannot be trusted): rebuilt below from the model, or, when the
+        // caller has only the entry (compile_model(path) skipped the import), by the caller.
+        t.executor.reset();
+        t.graph.reset();
+        cache_remove(options.cache_dir, key);
+        if (from_entry_only) throw;
+      }
+    }
+  }
   t.graph = owned ? std::move(owned) : std::shared_ptr<Graph>(source.clone());
   dev.run_passes(*t.graph, options);
+  CompileOptions o = options;
+  if (key) o.packed = std::make_shared<PackedWeights>(PackedWeights::Mode::kRecord);
   // Weights the kernels packed leave the compiled graph (the Model, if any, keeps its own).
-  t.executor = std::make_unique<Executor>(t.graph, dev, options, /*release_graph_constants=*/true);
-  t.options = options;
+  t.executor = std::make_unique<Executor>(t.graph, dev, o, /*release_graph_constants=*/true);
+  if (key) {
+    // Stored as the kernels packed them, in place of the originals they released. A cache that cannot be written
+    // (read-only folder, full disk) only costs the next compile its speed.
+    CompiledExtras extras;
+    extras.packed_values.insert(t.executor->released_constants().begin(), t.executor->released_constants().end());
+    extras.packed = o.packed->entries();
+    cache_store(options.cache_dir, key, *t.graph, {{"device", dev.name()}}, nullptr, &extras);
+  }
   return t;
 }
 
@@ -203,6 +253,7 @@ Model Core::read_model(const std::string& path) const {
   Model m;
   m.impl_ = std::make_shared<detail::ModelImpl>();
   m.impl_->imported = import_onnx_file(path);
+  m.impl_->source_file = path;
   m.impl_->refresh_ports();
   return m;
 }
@@ -238,6 +289,16 @@ CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consu
   const Graph& source = *source_ptr;
   const ModelStats stats = model_stats(source);
   const std::vector<PortInfo> model_inputs = model->inputs, model_outputs = model->outputs;
+  // The model's identity for the cache, computed once and only when a cache is used (before a consumed model goes).
+  std::optional<uint64_t> identity;
+  auto hash = [&]() -> uint64_t {
+    if (!identity) {
+      const std::string dir = options_for(*impl_, sel.base, sel.devices[0]->name(), properties).cache_dir;
+      identity = model_hash(*model, source, dir.empty() ? "." : dir);
+    }
+    return *identity;
+  };
+  if (consume && !options_for(*impl_, sel.base, sel.devices[0]->name(), properties).cache_dir.empty()) hash();
   std::shared_ptr<Graph> owned;
   if (consume) {
     model.reset();  // drops the pre-inference copy (for reshape) and the Model's reference to the graph
@@ -251,8 +312,10 @@ CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consu
                            (sel.kind == DeviceSelection::Kind::kAuto &&
                             options(sel.devices.front()).performance_mode == PerformanceMode::kCumulativeThroughput);
   if (sel.kind == DeviceSelection::Kind::kSingle) {
+    std::optional<LoadedGraph> cached;
+    if (model && model->cached) cached = std::move(model->cached);
     impl->targets.push_back(compile_target(source, *sel.devices[0], options(sel.devices[0]), stats,
-                                           static_cast<int>(cpus.size()), std::move(owned)));
+                                           static_cast<int>(cpus.size()), std::move(owned), hash, std::move(cached)));
   } else {
     // AUTO: the first device that compiles the model (all of them with CUMULATIVE_THROUGHPUT); MULTI: every device.
     std::vector<CompileOptions> device_options;  // a bad property is the caller's error, not a device failure
@@ -261,7 +324,8 @@ CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consu
     for (size_t i = 0; i < sel.devices.size(); ++i) {
       const Device* d = sel.devices[i];
       try {
-        impl->targets.push_back(compile_target(source, *d, device_options[i], stats, static_cast<int>(cpus.size())));
+        impl->targets.push_back(
+            compile_target(source, *d, device_options[i], stats, static_cast<int>(cpus.size()), nullptr, hash));
         if (!all_devices) break;
       } catch (const Error& e) {
         if (sel.kind == DeviceSelection::Kind::kMulti)
@@ -292,7 +356,36 @@ CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consu
 
 CompiledModel Core::compile_model(const std::string& path, const std::string& device,
                                   const Properties& properties) const {
-  return compile_model(read_model(path), device, properties);
+  // With the model cache on a single device, a hit skips the ONNX import too: the entry is keyed by the file's content
+  // hash (remembered per file identity, so the file is not read again).
+  const auto t0 = std::chrono::steady_clock::now();
+  const DeviceSelection sel = select_devices(device);
+  if (sel.kind == DeviceSelection::Kind::kSingle) {
+    const CompileOptions o = options_for(*impl_, sel.base, sel.devices[0]->name(), properties);
+    if (!o.cache_dir.empty()) {
+      const uint64_t hash = model_file_hash(o.cache_dir, path);
+      if (std::optional<LoadedGraph> hit = cache_lookup(o.cache_dir, cache_key(hash, sel.devices[0]->name(), o))) {
+        auto m = std::make_shared<detail::ModelImpl>();
+        m->imported.graph = hit->graph;
+        m->imported.source = path;
+        m->refresh_ports();
+        m->cached = std::move(hit);
+        m->cached_hash = hash;
+        try {
+          CompiledModel cm = compile(std::move(m), false, device, properties);
+          // From the start: the hash lookup and reading the entry count as compile time.
+          cm.impl_->compile_ms =
+              std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          return cm;
+        } catch (const Error&) {
+          // The entry was unusable and is gone: compiled from the file below (and stored again).
+        }
+      }
+    }
+  }
+  CompiledModel cm = compile_model(read_model(path), device, properties);
+  cm.impl_->compile_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  return cm;
 }
 
 std::vector<std::string> Core::available_devices() const { return device_names(); }

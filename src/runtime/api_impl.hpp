@@ -5,11 +5,13 @@
 #include <condition_variable>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "celer/celer.hpp"
+#include "io/compiled_model.hpp"
 #include "onnx/importer.hpp"
 #include "runtime/executor.hpp"
 #include "runtime/hints.hpp"
@@ -22,6 +24,12 @@ namespace detail {
 struct ModelImpl {
   ImportedModel imported;
   std::vector<PortInfo> inputs, outputs;
+  // The ONNX file the graph is exactly the import of ("" when read from memory or reshaped): the model cache keys
+  // such a model by the file's content hash, others by a hash of the graph.
+  std::string source_file;
+  // compile_model(path) on a cache hit: the cached compiled graph (imported.graph is its graph), and its model hash.
+  std::optional<LoadedGraph> cached;
+  uint64_t cached_hash = 0;
 
   void refresh_ports() {
     inputs.clear();
@@ -42,6 +50,7 @@ struct Target {
   std::unique_ptr<Executor> executor;
   CompileOptions options;  // as resolved: num_threads = the threads of one stream
   StreamPlan plan;
+  bool from_cache = false;  // loaded from the model cache (no import, passes or packing)
 };
 
 struct CompiledModelImpl {

@@ -10,6 +10,7 @@
 #include "celer/celer.hpp"
 #include "ir/graph.hpp"
 #include "ops/op.hpp"
+#include "runtime/packed_weights.hpp"
 
 namespace celer {
 
@@ -42,6 +43,8 @@ struct CompileOptions {
   int32_t inference_num_threads = 0;  // threads in all streams together (0: every CPU the process may use)
   bool enable_cpu_pinning = false;
   std::string cache_dir;  // where compiled models are cached ("" disables the cache)
+  // With the model cache: kernels record the weights they pack (cold compile) or find them there (warm start).
+  std::shared_ptr<PackedWeights> packed;
 };
 
 class Device {

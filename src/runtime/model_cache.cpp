@@ -32,7 +32,8 @@ std::string key_description(const std::string& device, const CompileOptions& opt
       "device=", device, ";precision=", element_type_name(options.inference_precision),
       ";fusion=", options.enable_fusion ? 1 : 0, ";celer=", kCelerVersion, ";format=", kCompiledModelFormat,
       ";schema=", hex64(op_schema_fingerprint()), ";isa=", cpu::isa_name(cpu::simd().isa),
-      ";dnnl_isa=", static_cast<unsigned>(dnnl::get_effective_cpu_isa()), ";CELER_CPU_LAYOUT=", env("CELER_CPU_LAYOUT"),
+      ";dnnl_isa=", static_cast<unsigned>(dnnl::get_effective_cpu_isa()), ";dnnl=", dnnl::version()->major, ".",
+      dnnl::version()->minor, ".", dnnl::version()->patch, ";CELER_CPU_LAYOUT=", env("CELER_CPU_LAYOUT"),
       ";CELER_CPU_ISA=", env("CELER_CPU_ISA"), ";DNNL_MAX_CPU_ISA=", env("DNNL_MAX_CPU_ISA"));
 }
 
@@ -95,15 +96,15 @@ std::string cache_entry_path(const std::string& dir, uint64_t key) {
   return (std::filesystem::path(dir) / (hex64(key) + ".celer")).string();
 }
 
-std::shared_ptr<Graph> cache_lookup(const std::string& dir, uint64_t key, std::string* note) {
+std::optional<LoadedGraph> cache_lookup(const std::string& dir, uint64_t key, std::string* note) {
   const std::string path = cache_entry_path(dir, key);
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec)) return nullptr;
+  if (!std::filesystem::is_regular_file(path, ec)) return std::nullopt;
   std::string why;
   try {
     LoadedGraph loaded = load_compiled_graph(path);
     auto it = loaded.meta.find(kKeyMeta);
-    if (it != loaded.meta.end() && it->second == hex64(key)) return loaded.graph;
+    if (it != loaded.meta.end() && it->second == hex64(key)) return loaded;
     why = detail::concat("cache entry '", path, "' was written for another key");
   } catch (const Error& e) {
     why = e.message();
@@ -111,20 +112,22 @@ std::shared_ptr<Graph> cache_lookup(const std::string& dir, uint64_t key, std::s
     why = detail::concat("cache entry '", path, "': ", e.what());
   }
   // A damaged or stale entry: removed so that this compile writes a good one.
-  ::unlink(path.c_str());
+  cache_remove(dir, key);
   if (note) *note = why;
-  return nullptr;
+  return std::nullopt;
 }
 
+void cache_remove(const std::string& dir, uint64_t key) { ::unlink(cache_entry_path(dir, key).c_str()); }
+
 bool cache_store(const std::string& dir, uint64_t key, const Graph& graph,
-                 const std::map<std::string, std::string>& meta, std::string* error) {
+                 const std::map<std::string, std::string>& meta, std::string* error, const CompiledExtras* extras) {
   try {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     CELER_CHECK(!ec, kIo, "cannot create the cache folder '", dir, "': ", ec.message());
     std::map<std::string, std::string> m = meta;
     m[kKeyMeta] = hex64(key);
-    save_compiled_graph(graph, m, cache_entry_path(dir, key));
+    save_compiled_graph(graph, m, cache_entry_path(dir, key), extras);
     return true;
   } catch (const std::exception& e) {
     if (error) *error = e.what();

@@ -8,8 +8,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
+#include "io/compiled_model.hpp"
 #include "io/hash.hpp"
 #include "ir/graph.hpp"
 #include "runtime/device.hpp"
@@ -28,14 +30,17 @@ uint64_t model_file_hash(const std::string& dir, const std::string& path);
 // "<dir>/<16 hex digits>.celer"
 std::string cache_entry_path(const std::string& dir, uint64_t key);
 
-// The cached graph for the key, or nullptr on a miss. A damaged or stale entry is deleted and reported as a miss;
-// `note` (when given) receives why an entry was rejected. Never throws.
-std::shared_ptr<Graph> cache_lookup(const std::string& dir, uint64_t key, std::string* note = nullptr);
+// The cached graph (and packed weights) for the key, or nothing on a miss. A damaged or stale entry is deleted and
+// reported as a miss; `note` (when given) receives why an entry was rejected. Never throws.
+std::optional<LoadedGraph> cache_lookup(const std::string& dir, uint64_t key, std::string* note = nullptr);
+// Deletes the entry (e.g. when its packed weights no longer match what the kernels want).
+void cache_remove(const std::string& dir, uint64_t key);
 
 // Stores the graph under the key (creating `dir` when missing), with `meta` plus the key's own description. Never
 // throws: false (the reason in *error) when the entry cannot be written, e.g. a read-only folder or a full disk;
 // compiling then goes on without the cache.
 bool cache_store(const std::string& dir, uint64_t key, const Graph& graph,
-                 const std::map<std::string, std::string>& meta, std::string* error = nullptr);
+                 const std::map<std::string, std::string>& meta, std::string* error = nullptr,
+                 const CompiledExtras* extras = nullptr);
 
 }  // namespace celer

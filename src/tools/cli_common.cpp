@@ -15,9 +15,9 @@ namespace celer::cli {
 
 namespace {
 
-std::string input_list(const Model& model) {
+std::string input_list(const std::vector<PortInfo>& ports) {
   std::string s;
-  for (const auto& p : model.inputs()) s += (s.empty() ? "'" : ", '") + p.name + "'";
+  for (const auto& p : ports) s += (s.empty() ? "'" : ", '") + p.name + "'";
   return s.empty() ? "none" : s;
 }
 
@@ -93,13 +93,17 @@ std::map<std::string, std::string> parse_input_specs(const std::vector<std::stri
   return out;
 }
 
-void check_input_names(const Model& model, const std::vector<std::string>& names, const char* option) {
+void check_input_names(const std::vector<PortInfo>& ports, const std::vector<std::string>& names, const char* option) {
   for (const auto& name : names) {
     bool found = false;
-    for (const auto& p : model.inputs()) found = found || p.name == name;
+    for (const auto& p : ports) found = found || p.name == name;
     CELER_CHECK(found, kInvalidArgument, option, ": the model has no input named '", name,
-                "' (inputs: ", input_list(model), ")");
+                "' (inputs: ", input_list(ports), ")");
   }
+}
+
+void check_input_names(const Model& model, const std::vector<std::string>& names, const char* option) {
+  check_input_names(model.inputs(), names, option);
 }
 
 Tensor random_tensor(ElementType type, const Dims& dims, uint64_t seed) {
@@ -145,16 +149,24 @@ Tensor read_input(const PortInfo& p, const std::string& file, const Dims* shape)
 }  // namespace
 
 PreparedInputs prepare_inputs(Model model, const InputOptions& opts) {
+  std::map<std::string, PartialShape> reshape;
+  PreparedInputs out = prepare_input_tensors(model.inputs(), opts, &reshape);
+  if (!reshape.empty()) model.reshape(reshape);
+  out.model = std::move(model);
+  return out;
+}
+
+PreparedInputs prepare_input_tensors(const std::vector<PortInfo>& ports, const InputOptions& opts,
+                                     std::map<std::string, PartialShape>* reshape_out) {
   const auto files = parse_input_specs(opts.inputs);
   const auto shapes = parse_shape_specs(opts.shapes);
   std::vector<std::string> names;
   for (const auto& [name, file] : files) names.push_back(name);
-  check_input_names(model, names, "--input");
+  check_input_names(ports, names, "--input");
   names.clear();
   for (const auto& [name, dims] : shapes) names.push_back(name);
-  check_input_names(model, names, "--shape");
+  check_input_names(ports, names, "--shape");
 
-  const auto& ports = model.inputs();
   PreparedInputs out;
   out.tensors.resize(ports.size());
   out.sources.resize(ports.size());
@@ -208,8 +220,10 @@ PreparedInputs prepare_inputs(Model model, const InputOptions& opts) {
     }
     if (!p.shape.is_static()) reshape[p.name] = PartialShape::of(out.tensors[i].dims());
   }
-  if (!reshape.empty()) model.reshape(reshape);
-  out.model = model;
+  CELER_CHECK(reshape_out || reshape.empty(), kInvalidArgument, "input '",
+              reshape.empty() ? "" : reshape.begin()->first,
+              "' has dynamic dims, which this compiled model cannot take");
+  if (reshape_out) *reshape_out = std::move(reshape);
   return out;
 }
 

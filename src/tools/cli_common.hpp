@@ -38,6 +38,7 @@ std::map<std::string, Dims> parse_shape_specs(const std::vector<std::string>& sp
 std::map<std::string, std::string> parse_input_specs(const std::vector<std::string>& specs);
 // Throws unless every name is an input of the model; `option` names the option in the message.
 void check_input_names(const Model& model, const std::vector<std::string>& names, const char* option);
+void check_input_names(const std::vector<PortInfo>& ports, const std::vector<std::string>& names, const char* option);
 
 // The model with static shapes and one tensor per input, in the model's input order. A .npy file must hold the input's
 // element type, except that bf16 inputs also take u16 files holding the raw bits (numpy has no bfloat16).
@@ -47,6 +48,10 @@ struct PreparedInputs {
   std::vector<std::string> sources;  // "file.npy" or "random"
 };
 PreparedInputs prepare_inputs(Model model, const InputOptions& opts);
+// The tensors alone, for ports that are already compiled (`model` stays empty). Dynamic dims go to *reshape (an
+// error when reshape is null).
+PreparedInputs prepare_input_tensors(const std::vector<PortInfo>& ports, const InputOptions& opts,
+                                     std::map<std::string, PartialShape>* reshape);
 
 // Random data: floats uniform in [-1, 1), integers in [0, 8) (valid as small indices), bools 50/50.
 Tensor random_tensor(ElementType type, const Dims& dims, uint64_t seed);

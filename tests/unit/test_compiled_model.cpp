@@ -634,15 +634,16 @@ TEST(ModelCache, HitMissAndStaleEntries) {
   const uint64_t model_hash = hash_bytes(b.bytes());
   CompileOptions opts;
   const uint64_t key = cache_key(model_hash, "CPU", opts);
-  EXPECT_EQ(cache_lookup(cache, key), nullptr);
+  EXPECT_FALSE(cache_lookup(cache, key).has_value());
 
   auto g = compile_graph(b.read(), cpu_device(), opts);
   std::string err;
   ASSERT_TRUE(cache_store(cache, key, *g, {{"source", "cnn"}}, &err)) << err;
   EXPECT_TRUE(fs::exists(cache_entry_path(cache, key)));
   EXPECT_EQ(fs::path(cache_entry_path(cache, key)).filename().string(), hex64(key) + ".celer");
-  auto hit = cache_lookup(cache, key);
-  ASSERT_NE(hit, nullptr);
+  auto hit_entry = cache_lookup(cache, key);
+  ASSERT_TRUE(hit_entry.has_value());
+  std::shared_ptr<Graph> hit = hit_entry->graph;
   const Tensor x = random_tensor(ElementType::kF32, {1, 16, 10, 10}, 3);
   expect_identical(run_graph(g, cpu_device(), {x}), run_graph(hit, cpu_device(), {x}), "cache hit");
 
@@ -654,7 +655,7 @@ TEST(ModelCache, HitMissAndStaleEntries) {
   EXPECT_NE(cache_key(model_hash, "CPU", no_fusion), key);
   EXPECT_NE(cache_key(model_hash, "REF", opts), key);
   EXPECT_NE(cache_key(model_hash + 1, "CPU", opts), key);
-  EXPECT_EQ(cache_lookup(cache, cache_key(model_hash, "CPU", no_fusion)), nullptr);
+  EXPECT_FALSE(cache_lookup(cache, cache_key(model_hash, "CPU", no_fusion)).has_value());
   CompileOptions threads = opts;
   threads.num_threads = 1;
   EXPECT_EQ(cache_key(model_hash, "CPU", threads), key);  // threads do not change the graph
@@ -665,16 +666,16 @@ TEST(ModelCache, HitMissAndStaleEntries) {
   bytes[bytes.size() / 2] ^= 1;
   write_file(path, bytes);
   std::string note;
-  EXPECT_EQ(cache_lookup(cache, key, &note), nullptr);
+  EXPECT_FALSE(cache_lookup(cache, key, &note).has_value());
   EXPECT_NE(note.find("checksum"), std::string::npos) << note;
   EXPECT_FALSE(fs::exists(path));
   ASSERT_TRUE(cache_store(cache, key, *g, {}));
-  EXPECT_NE(cache_lookup(cache, key), nullptr);
+  EXPECT_TRUE(cache_lookup(cache, key).has_value());
 
   // An entry under another key's name (copied by hand) is stale.
   const uint64_t other = key ^ 1;
   fs::copy_file(path, cache_entry_path(cache, other));
-  EXPECT_EQ(cache_lookup(cache, other, &note), nullptr);
+  EXPECT_FALSE(cache_lookup(cache, other, &note).has_value());
   EXPECT_NE(note.find("another key"), std::string::npos) << note;
   EXPECT_FALSE(fs::exists(cache_entry_path(cache, other)));
 
@@ -734,6 +735,66 @@ TEST(Hash, StreamingMatchesOneCall) {
   std::string swapped = s;
   std::swap_ranges(swapped.begin(), swapped.begin() + 64, swapped.begin() + 64);
   EXPECT_NE(hash_bytes(swapped), hash_bytes(s));
+}
+
+}  // namespace
+}  // namespace celer
+
+namespace celer {
+namespace {
+
+std::vector<float> run_cached(Core& core, const std::string& model, const std::string& cache, const Tensor& x,
+                              double* compile_ms = nullptr) {
+  Properties props{{"inference_num_threads", "1"}};
+  if (!cache.empty()) props["cache_dir"] = cache;
+  CompiledModel cm = core.compile_model(model, "CPU", props);
+  if (compile_ms) *compile_ms = cm.compile_ms();
+  InferRequest r = cm.create_infer_request();
+  r.set_input_tensor(0, x);
+  r.infer();
+  const Tensor& y = r.get_output_tensor(0);
+  return std::vector<float>(y.data<float>(), y.data<float>() + y.size());
+}
+
+// Through the API: the cold compile stores the graph and the kernels' packed weights, warm compiles load them (no
+// import, no passes, no packing) and give the same outputs bit for bit; a damaged entry is rebuilt, never trusted.
+TEST(ModelCache, CompileModelStoresAndReusesPackedWeights) {
+  TempDir dir;
+  const std::string model = dir.file("cnn.onnx"), cache = dir.file("cache");
+  write_file(model, cnn_model().bytes());
+  Core core;
+  const Tensor x = random_tensor(ElementType::kF32, {1, 16, 10, 10}, 5);
+  const std::vector<float> want = run_cached(core, model, "", x);
+  EXPECT_EQ(run_cached(core, model, cache, x), want);  // cold: stored
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(cache))
+    if (e.path().extension() == ".celer") entries.push_back(e.path());
+  ASSERT_EQ(entries.size(), 1u);
+  LoadedGraph stored = load_compiled_graph(entries[0].string());
+  EXPECT_GE(stored.packed.size(), 3u);  // two convolutions and the Gemm
+  // The packed copies replace the original weights in the entry.
+  for (const auto& v : stored.graph->values())
+    if (v->name == "w1" || v->name == "w2" || v->name == "wf") EXPECT_FALSE(v->constant) << v->name;
+  EXPECT_EQ(run_cached(core, model, cache, x), want);  // warm
+  // Damaged: detected, deleted, rebuilt; the outputs stay right.
+  std::string bytes = read_file(entries[0].string());
+  bytes[bytes.size() / 2] = char(bytes[bytes.size() / 2] ^ 0x5a);
+  write_file(entries[0].string(), bytes);
+  EXPECT_EQ(run_cached(core, model, cache, x), want);
+  EXPECT_NO_THROW(load_compiled_graph(entries[0].string()));  // written again
+  EXPECT_EQ(run_cached(core, model, cache, x), want);
+  // Another precision is another entry.
+  CompiledModel bf16 = core.compile_model(model, "CPU", {{"cache_dir", cache}, {"inference_precision", "bf16"}});
+  size_t n = 0;
+  for (const auto& e : fs::directory_iterator(cache)) n += e.path().extension() == ".celer";
+  EXPECT_EQ(n, 2u);
+  // A model changed on disk is a new entry, not the old one.
+  OnnxBuilder changed = cnn_model();
+  changed.graph().mutable_initializer(0)->set_float_data(0, 3.0f);
+  write_file(model, changed.bytes());
+  const std::vector<float> want2 = run_cached(core, model, "", x);
+  EXPECT_NE(want2, want);
+  EXPECT_EQ(run_cached(core, model, cache, x), want2);
 }
 
 }  // namespace

@@ -232,6 +232,46 @@ memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to) {
   return dst;
 }
 
+std::string layout_key(const memory::desc& md) {
+  const dnnl_memory_desc_t& d = md.data;
+  std::string k = detail::concat("dt", int(d.data_type), " nd", d.ndims, " fk", int(d.format_kind), " off", d.offset0);
+  for (int i = 0; i < d.ndims; ++i)
+    k += detail::concat(" ", d.dims[i], "/", d.padded_dims[i], "+", d.padded_offsets[i]);
+  if (d.format_kind == dnnl_blocked) {
+    const dnnl_blocking_desc_t& b = d.format_desc.blocking;
+    k += " s";
+    for (int i = 0; i < d.ndims; ++i) k += detail::concat(" ", b.strides[i]);
+    k += " b";
+    for (int i = 0; i < b.inner_nblks; ++i) k += detail::concat(" ", b.inner_idxs[i], ":", b.inner_blks[i]);
+  }
+  k += detail::concat(" x", d.extra.flags, ",", d.extra.compensation_mask, ",", d.extra.scale_adjust, ",",
+                      d.extra.asymm_compensation_mask, " bytes", md.get_size());
+  return k;
+}
+
+bool constant_weights(const Node& node, size_t i, const CompileOptions& options) {
+  if (i < node.inputs.size() && node.inputs[i] && node.inputs[i]->constant) return true;
+  // Packed weights are those of input 1 (the weights of Conv, ConvTranspose, MatMul and Gemm).
+  return i == 1 && options.packed && options.packed->mode() == PackedWeights::Mode::kReplay &&
+         options.packed->has(node.name);
+}
+
+memory packed_weights(const Node& node, PackedWeights* store, const memory::desc& to,
+                      const std::function<memory()>& pack_now, std::shared_ptr<void>* owner) {
+  if (store && store->mode() == PackedWeights::Mode::kReplay) {
+    const Tensor* t = store->find(node.name, layout_key(to));
+    CELER_CHECK(t && size_t(t->size()) == to.get_size(), kInternal, node.describe(),
+                ": the cached packed weights do not match this build's layout");
+    *owner = t->owner();
+    return memory(to, engine(), const_cast<void*>(t->raw()));
+  }
+  memory m = pack_now();
+  if (m && store && store->mode() == PackedWeights::Mode::kRecord)
+    store->record(node.name, layout_key(to),
+                  Tensor::wrap(ElementType::kU8, {int64_t(to.get_size())}, m.get_data_handle()));
+  return m;
+}
+
 memory wrap(const Tensor& t, const memory::desc& md) { return memory(md, engine(), const_cast<void*>(t.raw())); }
 
 memory temp(const memory::desc& md, Slot slot) { return memory(md, engine(), scratch(slot, md.get_size())); }
@@ -255,9 +295,11 @@ int node_threads(const Node& node, const CompileOptions& options) {
     return env ? std::atof(env) : 25.0;
   }();
   double bytes = 0;
-  for (const Value* v : node.inputs)
-    if (v && !v->constant && v->type.is_tensor() && v->type.shape.is_static())
+  for (size_t i = 0; i < node.inputs.size(); ++i) {
+    const Value* v = node.inputs[i];
+    if (v && !constant_weights(node, i, options) && v->type.is_tensor() && v->type.shape.is_static())
       bytes += double(element_count(v->type.shape.to_dims())) * double(element_size(v->type.elem));
+  }
   for (const Value* v : node.outputs)
     if (v && v->type.is_tensor()) {
       if (!v->type.shape.is_static()) return options.num_threads;  // unknown work

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <dnnl.hpp>
 #include <map>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -109,6 +110,17 @@ class ThreadScope {
 void reorder(const memory& src, const memory& dst);
 // A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
 memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to);
+// A memory descriptor's layout as a string (data type, dims, padding, blocking, extra flags): the key under which
+// packed weights are recorded and found again (runtime/packed_weights.hpp).
+std::string layout_key(const memory::desc& md);
+// Constant weights of `node` in layout `to`: replayed from `store` when it holds them (a view; `owner` keeps it
+// alive), else made by pack_now() and, when `store` records, recorded. An empty memory when pack_now() gave none.
+// `store` is CompileOptions::packed at kernel creation (null for shapes met only at run time).
+memory packed_weights(const Node& node, PackedWeights* store, const memory::desc& to,
+                      const std::function<memory()>& pack_now, std::shared_ptr<void>* owner);
+// Whether input `i` of the node is a constant: in the graph, or (input 1, the weights) only as packed weights
+// replayed from the cache.
+bool constant_weights(const Node& node, size_t i, const CompileOptions& options);
 // `t`'s data as a oneDNN memory (no copy).
 memory wrap(const Tensor& t, const memory::desc& md);
 // A memory of `md` in the calling thread's scratch slot.

@@ -91,7 +91,8 @@ void apply_own_unary(const PostOp& p, Tensor& y) {
 struct ConvEntry {
   dnnl::primitive prim;
   memory::desc src_user, dst_user, src, dst, wei_user, wei, bias, scratchpad;
-  memory packed;  // constant weights in `wei` layout
+  memory packed;                       // constant weights in `wei` layout
+  std::shared_ptr<void> packed_owner;  // keeps `packed`'s buffer alive when it is a view (cached packed weights)
   MappedPostOps post;
 };
 
@@ -115,7 +116,8 @@ class ConvKernel final : public Kernel {
       mapped_ops_.pop_back();
     }
     wconst_ = node.inputs[1]->constant;
-    w_const_ = wconst_ != nullptr;
+    w_const_ = constant_weights(node, 1, options);
+    store_ = options.packed.get();
     layouts_ = input_layouts(node);
     elems_ = input_elems(node);
     out_layout_ = layouts_[0];
@@ -136,6 +138,7 @@ class ConvKernel final : public Kernel {
     static_key_ = key_of(dims);
     ThreadScope ts(threads_);
     static_entry_ = make(dims, node_.outputs[0]->type.shape.to_dims(), query_only);
+    store_ = nullptr;  // only while the kernel is created
     // Every shape is static, so run() always finds this entry: the packed copy replaces the original weights.
     if (static_entry_ && static_entry_->packed) wconst_.reset();
     return static_entry_ != nullptr;
@@ -331,7 +334,15 @@ class ConvKernel final : public Kernel {
           continue;
         }
         e->post = std::move(post);
-        if (wconst_ && !query_only) e->packed = pack(*wconst_, e->wei_user, e->wei);
+        if (w_const_ && !query_only) {
+          e->packed = packed_weights(
+              node_, store_, e->wei,
+              [&] {
+                CELER_CHECK(wconst_, kInternal, node_.describe(), ": constant weights released before packing");
+                return pack(*wconst_, e->wei_user, e->wei);
+              },
+              &e->packed_owner);
+        }
         return e;
       }
     }
@@ -353,9 +364,10 @@ class ConvKernel final : public Kernel {
   WindowAttrs window_;
   int64_t group_ = 1;
   PostOps post_ops_;
-  PostOps mapped_ops_;         // post_ops_ but own_: those given to oneDNN (or run after it by apply_post_ops)
-  std::optional<PostOp> own_;  // a final unary run by apply_own_unary
-  bool w_const_ = false;                   // the weights are a constant
+  PostOps mapped_ops_;              // post_ops_ but own_: those given to oneDNN (or run after it by apply_post_ops)
+  std::optional<PostOp> own_;       // a final unary run by apply_own_unary
+  PackedWeights* store_ = nullptr;  // CompileOptions::packed while the kernel is created
+  bool w_const_ = false;            // the weights are a constant
   std::shared_ptr<const Tensor> wconst_;  // they, until packed for static shapes
   std::vector<Layout> layouts_;
   std::vector<ElementType> elems_;  // of the inputs (activations f32 or bf16; weights, bias f32)

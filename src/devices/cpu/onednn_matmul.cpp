@@ -88,8 +88,9 @@ class MatMulKernel final : public Kernel {
       post_ops_ = static_cast<const MatMul&>(*node.op).post_ops;
     }
     bconst_ = node.inputs[1]->constant;
-    b_const_ = bconst_ != nullptr;
-    bf16_ = bconst_ && use_bf16(options);
+    b_const_ = constant_weights(node, 1, options);
+    store_ = options.packed.get();
+    bf16_ = b_const_ && use_bf16(options);
   }
 
   bool prepare() {
@@ -101,6 +102,7 @@ class MatMulKernel final : public Kernel {
     static_key_ = key_of(dims);
     ThreadScope ts(threads_);
     static_entry_ = make(dims);
+    store_ = nullptr;  // only while the kernel is created
     // Every shape is static, so run() always finds this entry: the packed copy replaces the original B.
     if (static_entry_ && static_entry_->packed) bconst_.reset();
     return static_entry_ != nullptr;
@@ -265,7 +267,7 @@ class MatMulKernel final : public Kernel {
     e->b_user = f32_desc(b, b_tag);
     e->c = f32_desc(c, plain_tag(c.size()));
     const memory::data_type wdt = bf16_ ? memory::data_type::bf16 : memory::data_type::f32;
-    const memory::desc b_any = bconst_ ? memory::desc(to_dims(b), wdt, Tag::any) : e->b_user;
+    const memory::desc b_any = b_const_ ? memory::desc(to_dims(b), wdt, Tag::any) : e->b_user;
 
     dnnl::post_ops first;
     const bool has_c = gemm_ && in.size() > 2 && node_.inputs[2] != nullptr;
@@ -298,9 +300,18 @@ class MatMulKernel final : public Kernel {
         continue;
       }
       e->post = std::move(post);
-      if (bconst_ && !bf16_ && b.size() == 2 && (b_tag == Tag::ab || b_tag == Tag::ba))
-        e->packed = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, threads_, &e->packed_storage);
-      if (bconst_ && !e->packed) e->packed = pack(*bconst_, e->b_user, e->b);
+      if (b_const_) {
+        e->packed = packed_weights(
+            node_, store_, e->b,
+            [&] {
+              CELER_CHECK(bconst_, kInternal, node_.describe(), ": constant B released before packing");
+              memory m;
+              if (!bf16_ && b.size() == 2 && (b_tag == Tag::ab || b_tag == Tag::ba))
+                m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, threads_, &e->packed_storage);
+              return m ? m : pack(*bconst_, e->b_user, e->b);
+            },
+            &e->packed_storage);
+      }
       return e;
     }
     return nullptr;
@@ -313,7 +324,8 @@ class MatMulKernel final : public Kernel {
   bool trans_a_ = false, trans_b_ = false;
   bool bf16_ = false;  // bf16 A and B (constant B only), f32 accumulation and output
   PostOps post_ops_;
-  bool b_const_ = false;                   // B is a constant
+  PackedWeights* store_ = nullptr;        // CompileOptions::packed while the kernel is created
+  bool b_const_ = false;                  // B is a constant
   std::shared_ptr<const Tensor> bconst_;  // it, until packed for static shapes
   std::vector<int64_t> static_key_;
   std::shared_ptr<const MatMulEntry> static_entry_;
