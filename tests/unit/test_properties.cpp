@@ -1,6 +1,8 @@
 // Properties (typed keys, codecs, errors), Core defaults, performance hints (with a fake CPU count), the CPU resource
 // parsers, and the AUTO / MULTI devices.
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <filesystem>
 
 #include <algorithm>
 
@@ -125,18 +127,33 @@ TEST(Properties, UnknownAndReadOnlyKeysAreErrors) {
   expect_error([] { parse_compile_options({{"plan_memory", "2"}}); }, ErrorCode::kInvalidArgument, {"plan_memory"});
 }
 
+// A cache folder under the system's temp directory, removed at the end of the test.
+struct TempCache {
+  std::string path;
+  TempCache() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "celer-cache-XXXXXX").string();
+    path = mkdtemp(tmpl.data()) ? tmpl : "";
+  }
+  ~TempCache() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 TEST(Properties, CompiledModelReportsValuesInEffect) {
   Core core;
+  TempCache cache;
+  ASSERT_FALSE(cache.path.empty());
   CompiledModel cm = core.compile_model(
       small_model(), "CPU",
-      {hint::performance_mode(PerformanceMode::kLatency), enable_cpu_pinning(false), cache_dir("/tmp/nowhere"),
+      {hint::performance_mode(PerformanceMode::kLatency), enable_cpu_pinning(false), cache_dir(cache.path),
        inference_precision(ElementType::kF32), enable_fusion(true), plan_memory(false), hint::num_requests(3)});
   EXPECT_EQ(cm.get_property(hint::performance_mode), PerformanceMode::kLatency);
   EXPECT_EQ(cm.get_property(num_streams).value, 1);
   EXPECT_EQ(cm.get_property(inference_num_threads), allowed_cpu_count());
   EXPECT_EQ(cm.get_property(inference_threads_per_stream), allowed_cpu_count());
   EXPECT_EQ(cm.get_property(optimal_number_of_infer_requests), 1u);
-  EXPECT_EQ(cm.get_property(cache_dir), "/tmp/nowhere");
+  EXPECT_EQ(cm.get_property(cache_dir), cache.path);
   EXPECT_FALSE(cm.get_property(enable_cpu_pinning));
   EXPECT_FALSE(cm.get_property(plan_memory));
   EXPECT_TRUE(cm.get_property(enable_fusion));
@@ -176,9 +193,11 @@ TEST(Properties, CoreDefaultsApplyAndCompilePropertiesOverrideThem) {
   core.set_property({hint::performance_mode(PerformanceMode::kThroughput)});
   EXPECT_EQ(core.get_property("CPU", hint::performance_mode), PerformanceMode::kThroughput);
   EXPECT_EQ(core.get_property("CPU", num_streams).value, NumStreams::kAuto);
-  core.set_property("CPU", {num_streams(2), cache_dir("/tmp/c")});
+  TempCache cache;
+  ASSERT_FALSE(cache.path.empty());
+  core.set_property("CPU", {num_streams(2), cache_dir(cache.path)});
   EXPECT_EQ(core.get_property("CPU", num_streams).value, 2);
-  EXPECT_EQ(core.get_property("CPU", cache_dir), "/tmp/c");
+  EXPECT_EQ(core.get_property("CPU", cache_dir), cache.path);
   EXPECT_EQ(core.get_property("REF", cache_dir), "");  // per-device defaults stay on their device
   EXPECT_EQ(core.get_property("", hint::performance_mode), PerformanceMode::kThroughput);
   EXPECT_EQ(core.get_property("CPU", supported_properties), supported_property_names());
