@@ -16,31 +16,18 @@
 #include "ops/eltwise.hpp"
 #include "ops/pool.hpp"
 #include "ops/unary.hpp"
+#include "cpu_test_util.hpp"
 #include "runtime/executor.hpp"
 
 using namespace celer;
 
 namespace {
 
-CompileOptions threads_options(int threads) {
-  CompileOptions o;
-  o.num_threads = threads;
-  return o;
-}
-
+using test::threads_options;
 
 constexpr ElementType kF32 = ElementType::kF32;
 
-Tensor random_tensor(const Dims& dims, uint32_t seed) {
-  Tensor t(kF32, dims);
-  uint32_t s = seed * 2654435761u + 12345u;
-  float* p = t.data<float>();
-  for (int64_t i = 0; i < t.size(); ++i) {
-    s = s * 1664525u + 1013904223u;
-    p[i] = float(s >> 8) / float(1 << 24) * 2.0f - 1.0f;
-  }
-  return t;
-}
+Tensor random_tensor(const Dims& dims, uint32_t seed) { return test::random_f32(dims, seed); }
 
 void expect_close(const Tensor& got, const Tensor& want, const std::string& what) {
   ASSERT_EQ(got.dims(), want.dims()) << what;
