@@ -4,9 +4,11 @@
 // from the hint (runtime/hints.hpp), compile one Target per device, and start the streams (runtime/streams.hpp).
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <thread>
 
 #include "celer/celer.hpp"
 #include "ir/infer.hpp"
@@ -189,6 +191,24 @@ detail::Target compile_target(const Graph& source, const Device& dev, CompileOpt
   return t;
 }
 
+// Runs `fn` on a thread of its own and waits for it (its exception is rethrown here). Compiling there keeps the
+// OpenMP thread pool of the compile's parallel regions (weight packing, oneDNN reorders) off the caller's thread:
+// libgomp keeps a pool for every thread that starts a parallel region, for that thread's whole life, and once it
+// manages more threads than there are CPUs it cuts every team's spin-wait to about a hundred iterations. A 2-thread
+// stream then paid a futex wake-up at each of its parallel regions. The compile thread's pool ends with the thread.
+void run_on_own_thread(const std::function<void()>& fn) {
+  std::exception_ptr error;
+  std::thread worker([&] {
+    try {
+      fn();
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  worker.join();
+  if (error) std::rethrow_exception(error);
+}
+
 // The values get_property reports: the options in effect and what the hint chose.
 Properties effective_properties(const detail::CompiledModelImpl& m) {
   Properties p;
@@ -311,31 +331,33 @@ CompiledModel Core::compile(std::shared_ptr<detail::ModelImpl> model, bool consu
   const bool all_devices = sel.kind == DeviceSelection::Kind::kMulti ||
                            (sel.kind == DeviceSelection::Kind::kAuto &&
                             options(sel.devices.front()).performance_mode == PerformanceMode::kCumulativeThroughput);
-  if (sel.kind == DeviceSelection::Kind::kSingle) {
-    std::optional<LoadedGraph> cached;
-    if (model && model->cached) cached = std::move(model->cached);
-    impl->targets.push_back(compile_target(source, *sel.devices[0], options(sel.devices[0]), stats,
-                                           static_cast<int>(cpus.size()), std::move(owned), hash, std::move(cached)));
-  } else {
-    // AUTO: the first device that compiles the model (all of them with CUMULATIVE_THROUGHPUT); MULTI: every device.
-    std::vector<CompileOptions> device_options;  // a bad property is the caller's error, not a device failure
-    for (const Device* d : sel.devices) device_options.push_back(options(d));
-    std::string failures;
-    for (size_t i = 0; i < sel.devices.size(); ++i) {
-      const Device* d = sel.devices[i];
-      try {
-        impl->targets.push_back(
-            compile_target(source, *d, device_options[i], stats, static_cast<int>(cpus.size()), nullptr, hash));
-        if (!all_devices) break;
-      } catch (const Error& e) {
-        if (sel.kind == DeviceSelection::Kind::kMulti)
-          throw Error(e.code(), "device '" + device + "': " + d->name() + ": " + e.message());
-        failures += (failures.empty() ? "" : "; ") + d->name() + ": " + e.message();
+  run_on_own_thread([&] {
+    if (sel.kind == DeviceSelection::Kind::kSingle) {
+      std::optional<LoadedGraph> cached;
+      if (model && model->cached) cached = std::move(model->cached);
+      impl->targets.push_back(compile_target(source, *sel.devices[0], options(sel.devices[0]), stats,
+                                             static_cast<int>(cpus.size()), std::move(owned), hash, std::move(cached)));
+    } else {
+      // AUTO: the first device that compiles the model (all of them with CUMULATIVE_THROUGHPUT); MULTI: every device.
+      std::vector<CompileOptions> device_options;  // a bad property is the caller's error, not a device failure
+      for (const Device* d : sel.devices) device_options.push_back(options(d));
+      std::string failures;
+      for (size_t i = 0; i < sel.devices.size(); ++i) {
+        const Device* d = sel.devices[i];
+        try {
+          impl->targets.push_back(
+              compile_target(source, *d, device_options[i], stats, static_cast<int>(cpus.size()), nullptr, hash));
+          if (!all_devices) break;
+        } catch (const Error& e) {
+          if (sel.kind == DeviceSelection::Kind::kMulti)
+            throw Error(e.code(), "device '" + device + "': " + d->name() + ": " + e.message());
+          failures += (failures.empty() ? "" : "; ") + d->name() + ": " + e.message();
+        }
       }
+      CELER_CHECK(!impl->targets.empty(), kUnsupported, "device '", device, "': no device could compile the model (",
+                  failures, ")");
     }
-    CELER_CHECK(!impl->targets.empty(), kUnsupported, "device '", device, "': no device could compile the model (",
-                failures, ")");
-  }
+  });
   std::vector<StreamSpec> specs;
   for (size_t t = 0; t < impl->targets.size(); ++t) {
     const detail::Target& tg = impl->targets[t];

@@ -226,6 +226,9 @@ void reorder(const memory& src, const memory& dst) {
 }
 
 memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to) {
+  // One thread: a weight reorder is short and memory-bound, and a parallel one stalls at its barrier whenever another
+  // process holds the other CPU (compiles on a busy 2-CPU machine took several times longer with 2 threads).
+  ThreadScope one(1);
   memory src(from, engine(), const_cast<void*>(t.raw()));
   memory dst(to, engine());
   reorder(src, dst);

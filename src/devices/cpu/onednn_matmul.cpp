@@ -27,8 +27,7 @@ using namespace onednn;
 // B by blocks of 4 KB, one page each, and with 4 KB pages a [3072, 768] B ran 14% slower (TLB misses). The partial
 // last page stays small, so the resident size does not grow. `storage` receives the buffer's owner.
 // Returns an empty memory when `to` is not that layout.
-memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, int threads,
-                     std::shared_ptr<void>* storage) {
+memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, std::shared_ptr<void>* storage) {
   if (b.type() != ElementType::kF32 || b.rank() != 2) return {};
   const int64_t K = transposed ? b.dim(1) : b.dim(0), N = transposed ? b.dim(0) : b.dim(1);
   if (to != memory::desc({K, N}, memory::data_type::f32, Tag::BA16a64b)) return {};
@@ -43,8 +42,7 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, i
   memory dst(to, engine(), buf);
   float* d = static_cast<float*>(buf);
   const float* src = b.data<float>();
-  ThreadScope ts(threads);
-#pragma omp parallel for schedule(static)
+  // Serial, like onednn::pack(): parallel copies stall whenever another process holds the other CPU.
   for (int64_t nb = 0; nb < NB; ++nb) {
     const int64_t n0 = nb * 64, cols = std::min<int64_t>(64, N - n0);
     for (int64_t kb = 0; kb < KB; ++kb) {
@@ -307,7 +305,7 @@ class MatMulKernel final : public Kernel {
               CELER_CHECK(bconst_, kInternal, node_.describe(), ": constant B released before packing");
               memory m;
               if (!bf16_ && b.size() == 2 && (b_tag == Tag::ab || b_tag == Tag::ba))
-                m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, threads_, &e->packed_storage);
+                m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, &e->packed_storage);
               return m ? m : pack(*bconst_, e->b_user, e->b);
             },
             &e->packed_storage);
