@@ -12,11 +12,18 @@
 //   build/bin/celer_bf16_accuracy [--dir build/models/full] [--inputs 100] [--threads 2] [--seed 1]
 //       [--no-top1 bert_base] [model ...]        (models: names of <dir>/<name>_op13; default: the BF16 targets)
 //
+// On a labelled dataset instead (trained models, e.g. tools/fmnist/train.py's output): every model under DIR
+// (<DIR>/<name>/model.onnx) on all of DIR/test_images.npy (batches of 100) against DIR/test_labels.npy: top-1 accuracy
+// in FP32 and BF16, the share of images whose top-1 is unchanged, and the cosine of the logits (min and mean).
+//
+//   build/bin/celer_bf16_accuracy --dataset DIR [--threads 2] [model ...]
+//
 // Exits non-zero when a model misses the targets (cosine >= 0.999 on every input, top-1 unchanged on >= 99%).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -41,6 +48,7 @@ struct Options {
   unsigned seed = 1;
   std::set<std::string> no_top1{"bert_base"};
   std::vector<std::string> models;
+  std::string dataset;  // a folder with test_images.npy, test_labels.npy and <model>/model.onnx
 };
 
 struct Stats {
@@ -175,6 +183,93 @@ bool run_model(const Options& o, const std::string& name) {
   return ok;
 }
 
+int64_t argmax_row(const Tensor& t, int64_t row) {
+  const int64_t k = t.dim(t.rank() - 1);
+  int64_t best = 0;
+  for (int64_t j = 1; j < k; ++j)
+    if (t.value_as_double(row * k + j) > t.value_as_double(row * k + best)) best = j;
+  return best;
+}
+
+// A batch of images [n, ...] starting at image `first` (a copy).
+Tensor batch_of(const Tensor& images, int64_t first, int64_t n) {
+  Dims dims = images.dims();
+  dims[0] = n;
+  Tensor t(images.type(), dims);
+  const size_t row = size_t(images.size() / images.dim(0)) * element_size(images.type());
+  std::memcpy(t.raw(), static_cast<const char*>(images.raw()) + size_t(first) * row, size_t(n) * row);
+  return t;
+}
+
+bool run_dataset_model(const Options& o, const std::string& name, const Tensor& images, const Tensor& labels) {
+  const fs::path file = fs::path(o.dataset) / name / "model.onnx";
+  Core core;
+  const Model model = core.read_model(file.string());
+  Properties props{{"inference_num_threads", std::to_string(o.threads)}};
+  CompiledModel f32 = core.compile_model(model, "CPU", props);
+  props["inference_precision"] = "bf16";
+  CompiledModel bf16 = core.compile_model(model, "CPU", props);
+  InferRequest rf = f32.create_infer_request(), rb = bf16.create_infer_request();
+  const int64_t total = images.dim(0);
+  int64_t right_f32 = 0, right_bf16 = 0, same = 0;
+  Stats s;
+  for (int64_t first = 0; first < total; first += 100) {
+    const Tensor in = batch_of(images, first, std::min<int64_t>(100, total - first));
+    rf.set_input_tensor(0, in);
+    rb.set_input_tensor(0, in);
+    rf.infer();
+    rb.infer();
+    const Tensor& a = rf.get_output_tensor(0);
+    const Tensor& b = rb.get_output_tensor(0);
+    const int64_t k = a.dim(a.rank() - 1);
+    for (int64_t r = 0; r < in.dim(0); ++r) {
+      const int64_t label = int64_t(labels.value_as_double(first + r));
+      const int64_t ia = argmax_row(a, r), ib = argmax_row(b, r);
+      right_f32 += ia == label;
+      right_bf16 += ib == label;
+      same += ia == ib;
+      const Tensor ra = Tensor::wrap(a.type(), {k}, const_cast<float*>(a.data<float>()) + r * k);
+      const Tensor rbf = Tensor::wrap(b.type(), {k}, const_cast<float*>(b.data<float>()) + r * k);
+      const double c = cosine(ra, rbf);
+      s.cos_min = std::min(s.cos_min, c);
+      s.cos_sum += c;
+      ++s.cos_n;
+    }
+  }
+  const double agree = double(same) / double(total);
+  const bool ok = s.cos_min >= 0.999 && agree >= 0.99;
+  std::printf("%-20s %7lld %9.2f%% %9.2f%% %10.2f%% %10.6f %10.6f %8s\n", name.c_str(), (long long)total,
+              100.0 * double(right_f32) / double(total), 100.0 * double(right_bf16) / double(total), 100 * agree,
+              s.cos_min, s.cos_sum / double(s.cos_n), ok ? "ok" : "MISSED");
+  std::fflush(stdout);
+  return ok;
+}
+
+int run_dataset(Options& o) {
+  const Tensor images = npy::read((fs::path(o.dataset) / "test_images.npy").string());
+  const Tensor labels = npy::read((fs::path(o.dataset) / "test_labels.npy").string());
+  if (images.rank() < 1 || labels.rank() != 1 || labels.dim(0) != images.dim(0) || images.type() != ElementType::kF32) {
+    std::fprintf(stderr, "%s: test_images.npy must be f32 [N, ...] and test_labels.npy [N]\n", o.dataset.c_str());
+    return 2;
+  }
+  if (o.models.empty())
+    for (const auto& e : fs::directory_iterator(o.dataset))
+      if (fs::exists(e.path() / "model.onnx")) o.models.push_back(e.path().filename().string());
+  std::sort(o.models.begin(), o.models.end());
+  std::printf("%-20s %7s %10s %10s %11s %10s %10s %8s\n", "model", "images", "top-1 f32", "top-1 bf16", "unchanged",
+              "cos min", "cos mean", "target");
+  bool all = !o.models.empty();
+  for (const std::string& m : o.models) {
+    try {
+      all = run_dataset_model(o, m, images, labels) && all;
+    } catch (const std::exception& e) {
+      std::printf("%-20s error: %s\n", m.c_str(), e.what());
+      all = false;
+    }
+  }
+  return all ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -196,14 +291,26 @@ int main(int argc, char** argv) {
       o.threads = std::atoi(next().c_str());
     } else if (a == "--seed") {
       o.seed = unsigned(std::atoi(next().c_str()));
+    } else if (a == "--dataset") {
+      o.dataset = next();
     } else if (a == "--no-top1") {
       o.no_top1.insert(next());
     } else if (a == "-h" || a == "--help") {
-      std::printf("usage: %s [--dir DIR] [--inputs N] [--threads N] [--seed S] [--no-top1 MODEL] [model ...]\n",
-                  argv[0]);
+      std::printf(
+          "usage: %s [--dir DIR] [--inputs N] [--threads N] [--seed S] [--no-top1 MODEL] [model ...]\n"
+          "       %s --dataset DIR [--threads N] [model ...]\n",
+          argv[0], argv[0]);
       return 0;
     } else {
       o.models.push_back(a);
+    }
+  }
+  if (!o.dataset.empty()) {
+    try {
+      return run_dataset(o);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
     }
   }
   if (o.models.empty())
