@@ -12,6 +12,7 @@
 #include "core/dispatch.hpp"
 #include "ops/conv.hpp"
 #include "ops/op.hpp"
+#include "ops/post_ops.hpp"
 #include "ops/util.hpp"
 
 namespace celer::quant {
@@ -98,10 +99,18 @@ struct AxisIndexer {
   int64_t channel(int64_t i) const { return dim <= 1 ? 0 : (i / inner) % dim; }
 };
 
+// "input 'x_scale' ('conv1.scale')": an input's role and the name of the tensor given for it.
+inline std::string input_named(const InferContext& ctx, size_t i, const std::string& role) {
+  const Node& n = ctx.node();
+  if (i < n.inputs.size() && n.inputs[i] && !n.inputs[i]->name.empty()) return role + " ('" + n.inputs[i]->name + "')";
+  return role;
+}
+
 // Load-time checks of a (scale, zero point) pair for QuantizeLinear/DequantizeLinear: shapes (per tensor, or 1-D
 // along `axis` when allowed) and known scale values. per_axis_ok is false before opset 13.
 inline void infer_params(const InferContext& ctx, size_t x_idx, size_t s_idx, size_t z_idx, int64_t axis,
-                         bool per_axis_ok, const std::string& s_name, const std::string& z_name) {
+                         bool per_axis_ok, const std::string& s_role, const std::string& z_role) {
+  const std::string s_name = input_named(ctx, s_idx, s_role), z_name = input_named(ctx, z_idx, z_role);
   const PartialShape& ss = ctx.input_shape(s_idx);
   CELER_CHECK(is_float(ctx.input_elem(s_idx)), kInvalidModel, s_name, " must be a float tensor, got ",
               element_type_name(ctx.input_elem(s_idx)));
@@ -356,6 +365,50 @@ void conv_integer(const ConvGeometry& g, const X* x, const W* w, int32_t xz, con
         }
       }
     }
+}
+
+// ---- Post-ops of the fused QLinearConv / QLinearMatMul ----
+
+// Load-time checks of post-op operands: present, f32 or u8/i8 (a quantized operand is dequantized with its scale
+// PostOp::alpha and zero point PostOp::beta), broadcastable onto `out` without growing it.
+inline void check_quant_post_ops(const PostOps& ops, const InferContext& ctx, const PartialShape& out) {
+  for (const PostOp& p : ops) {
+    if (p.kind == PostOp::Kind::kUnary) continue;
+    CELER_CHECK(ctx.has_input(p.input), kInvalidModel, "fused operand input ", p.input, " is missing");
+    const ElementType t = ctx.input_elem(p.input);
+    CELER_CHECK(t == ElementType::kF32 || is_q8(t) || t == ElementType::kUndefined, kInvalidModel,
+                "fused operand input ", p.input, " has element type ", element_type_name(t),
+                " (f32, u8 or i8 expected)");
+    if (is_q8(t))
+      CELER_CHECK(std::isfinite(p.alpha) && p.alpha != 0.0f, kInvalidModel, "fused operand input ", p.input,
+                  " has the scale ", p.alpha, ": a quantization scale must be finite and non-zero");
+    PartialShape b = broadcast_shapes(out, ctx.input_shape(p.input));
+    CELER_CHECK(!b.rank_known() || !out.rank_known() || b.rank() == out.rank(), kShapeMismatch, "fused operand input ",
+                p.input, " of shape ", ctx.input_shape(p.input).to_string(), " would grow the output ",
+                out.to_string());
+  }
+}
+
+// Applies the post-ops to the f32 tensor `v` in order (quantized Add/Mul operands dequantized first).
+inline void apply_quant_post_ops(const PostOps& ops, const KernelContext& ctx, Tensor& v) {
+  for (const PostOp& p : ops) {
+    if (p.kind == PostOp::Kind::kUnary || ctx.input(p.input).type() == v.type()) {
+      apply_post_ops({p}, ctx, v);
+      continue;
+    }
+    const Tensor& other = ctx.input(p.input);
+    CELER_CHECK(broadcast_dims(v.dims(), other.dims()) == v.dims(), kShapeMismatch, "fused operand input ", p.input,
+                " of shape ", dims_to_string(other.dims()), " does not broadcast to ", dims_to_string(v.dims()));
+    float* y = v.data<float>();
+    const bool add = p.kind == PostOp::Kind::kAdd;
+    dispatch_q8(other.type(), "fused operand input " + std::to_string(p.input), [&]<typename Q>() {
+      const Q* o = other.data<Q>();
+      for_each_broadcast(v.dims(), {other.dims()}, [&](int64_t i, const int64_t* off) {
+        const float d = (float(o[off[0]]) - p.beta) * p.alpha;
+        y[i] = add ? y[i] + d : y[i] * d;
+      });
+    });
+  }
 }
 
 }  // namespace celer::quant

@@ -262,6 +262,14 @@ const std::vector<Rule>& post_op_rules() {
   }();
   return rules;
 }
+const std::vector<Rule>& quantized_rules() {
+  static const std::vector<Rule> rules = [] {
+    std::vector<Rule> r;
+    add_quantized_rules(r);
+    return r;
+  }();
+  return rules;
+}
 const std::vector<Rule>& eltwise_rules() {
   static const std::vector<Rule> rules = [] {
     std::vector<Rule> r;
@@ -287,6 +295,7 @@ PassStats run_cpu_pipeline(Graph& g, bool fusion) {
     // what is left of elementwise chains merges.
     merge(st, run_rules(g, fusion_rules()));
     merge(st, run_rules(g, post_op_rules()));
+    merge(st, run_rules(g, quantized_rules()));  // INT8: DQ -> Conv/MatMul/Gemm -> Q into int8 ops (fuse_quantized.cpp)
     merge(st, run_rules(g, eltwise_rules()));
   }
   for (size_t i = 0; i < g.outputs.size(); ++i)

@@ -141,5 +141,6 @@ void add_layer_norm_rules(std::vector<Rule>& rules);
 void add_attention_rules(std::vector<Rule>& rules);
 void add_post_op_rules(std::vector<Rule>& rules);
 void add_eltwise_rules(std::vector<Rule>& rules);
+void add_quantized_rules(std::vector<Rule>& rules);
 
 }  // namespace celer::passes

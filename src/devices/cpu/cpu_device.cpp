@@ -13,6 +13,7 @@ CpuDevice::CpuDevice() {
 void CpuDevice::run_passes(Graph& graph, const CompileOptions& options) const {
   passes::run_cpu_pipeline(graph, options.enable_fusion);
   run_layout_pass(graph, options);
+  run_int8_layout_pass(graph, options);
 }
 
 std::unique_ptr<Kernel> CpuDevice::create_kernel(const Node& node, const CompileOptions& options) const {

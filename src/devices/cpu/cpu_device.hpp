@@ -27,6 +27,8 @@ const Device& cpu_device();
 
 // Keeps activations channel-blocked across chains of oneDNN nodes (layout_pass.cpp); runs after fusion.
 void run_layout_pass(Graph& graph, const CompileOptions& options);
+// Keeps int8 activations channels-last across chains of int8 convolutions (int8_layout_pass.cpp); runs after it.
+void run_int8_layout_pass(Graph& graph, const CompileOptions& options);
 
 // Fast kernel factories, one per file under src/devices/cpu/, listed in cpu_kernels.def. A factory returns nullptr
 // when the node has shapes or types it does not handle.

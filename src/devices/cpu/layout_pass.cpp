@@ -39,7 +39,8 @@ namespace onednn {
 namespace {
 bool keeps_input_layout(OpKind k) {
   return k == OpKind::kConv || k == OpKind::kConvTranspose || k == OpKind::kPool || k == OpKind::kUnary ||
-         k == OpKind::kClip || k == OpKind::kBinary || k == OpKind::kEltwise || k == OpKind::kConcat;
+         k == OpKind::kClip || k == OpKind::kBinary || k == OpKind::kEltwise || k == OpKind::kConcat ||
+         k == OpKind::kQLinearConv;  // int8 chains: int8_layout_pass.cpp
 }
 }  // namespace
 

@@ -65,6 +65,8 @@ bool use_bf16(const CompileOptions& options) {
 memory::data_type data_type_of(ElementType e) {
   if (e == ElementType::kF32) return memory::data_type::f32;
   if (e == ElementType::kBF16) return memory::data_type::bf16;
+  if (e == ElementType::kU8) return memory::data_type::u8;  // int8 kernels, their reorders and poolings
+  if (e == ElementType::kI8) return memory::data_type::s8;
   CELER_THROW(kUnsupported, "element type ", element_type_name(e), " in a oneDNN kernel");
 }
 

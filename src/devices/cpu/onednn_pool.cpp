@@ -129,7 +129,8 @@ std::unique_ptr<Kernel> make_onednn_pool(const Node& node, const CompileOptions&
   const auto& op = static_cast<const Pool&>(*node.op);
   if (op.fn == PoolFn::kLp || (node.outputs.size() > 1 && node.outputs[1])) return nullptr;
   const ValueType& x = node.inputs[0]->type;
-  if (!f32_or_bf16(node.inputs[0]) || node.outputs[0]->type.elem != x.elem || !x.shape.rank_known() ||
+  const bool q8_max = op.fn == PoolFn::kMax && (x.elem == ElementType::kU8 || x.elem == ElementType::kI8);
+  if ((!f32_or_bf16(node.inputs[0]) && !q8_max) || node.outputs[0]->type.elem != x.elem || !x.shape.rank_known() ||
       x.shape.rank() < 3 || x.shape.rank() > 5)
     return nullptr;
   auto k = std::make_unique<PoolKernel>(node, options);

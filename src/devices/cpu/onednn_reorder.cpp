@@ -55,7 +55,8 @@ class ReorderKernel final : public Kernel {
 std::unique_ptr<Kernel> make_onednn_reorder(const Node& node, const CompileOptions& options) {
   const ValueType& x = node.inputs[0]->type;
   const ElementType out = static_cast<const Reorder&>(*node.op).elem;
-  if (!f32_or_bf16(node.inputs[0]) || !x.shape.rank_known() || x.shape.rank() < 3 || x.shape.rank() > 5) return nullptr;
+  const bool q8 = (x.elem == ElementType::kU8 || x.elem == ElementType::kI8) && out == ElementType::kUndefined;
+  if ((!f32_or_bf16(node.inputs[0]) && !q8) || !x.shape.rank_known() || x.shape.rank() < 3 || x.shape.rank() > 5) return nullptr;
   if (out != ElementType::kUndefined && out != ElementType::kF32 && out != ElementType::kBF16) return nullptr;
   return std::make_unique<ReorderKernel>(node, options);
 }
