@@ -1,0 +1,190 @@
+// MatMulNBits on the CPU device: weight-only compressed MatMul (int8/int4/int2 codes with per-block scales and zero
+// points, see ops/mat_mul_n_bits.hpp). The weights stay compressed in memory; each run decompresses them inside the
+// kernel, a panel of output columns at a time, into a small per-thread buffer (K x 32 floats) that the panel's
+// SGEMM (oneDNN's dnnl_sgemm, single-threaded inside our parallel loop) reads while it is still in cache. A single
+// row of A (M = 1, the memory-bound case weight compression is for) skips SGEMM: each weight row is decoded and
+// dotted with A in one pass. Decoding uses AVX-512 when the processor has it.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/parallel.hpp"
+#include "dnnl.h"
+#include "ops/mat_mul_n_bits.hpp"
+
+namespace celer {
+
+namespace {
+
+constexpr int64_t kPanel = 32;  // output columns decoded per SGEMM call
+
+bool have_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  return yes;
+}
+
+// GCC 12 reports the intrinsics' internal undefined vectors as maybe-uninitialized inside target() functions.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+// out[i] = code_i * s + zs for `n` codes (n a multiple of 32 for 4 bits, of 16 for 8 bits).
+__attribute__((target("avx512f,avx512bw"))) void decode4_avx512(const uint8_t* p, int64_t n, float s, float zs,
+                                                                float* out) {
+  const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(zs);
+  const __m128i mask = _mm_set1_epi8(15);
+  for (int64_t i = 0; i < n; i += 32) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i / 2));
+    const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+    const __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);
+    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c0)), vs, vz));
+    _mm512_storeu_ps(out + i + 16, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c1)), vs, vz));
+  }
+}
+
+__attribute__((target("avx512f,avx512bw"))) void decode8_avx512(const uint8_t* p, int64_t n, float s, float zs,
+                                                                float* out) {
+  const __m512 vs = _mm512_set1_ps(s), vz = _mm512_set1_ps(zs);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    _mm512_storeu_ps(out + i, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), vs, vz));
+  }
+}
+
+#pragma GCC diagnostic pop
+
+class NBitsMatMulKernel final : public Kernel {
+ public:
+  NBitsMatMulKernel(const MatMulNBits& op, const Node& node, const CompileOptions& options)
+      : op_(op), threads_(cpu::max_threads(options)) {
+    const Tensor* zp = node.inputs.size() > 3 && node.inputs[3] ? node.inputs[3]->constant.get() : nullptr;
+    codes_ = *node.inputs[1]->constant;
+    // Validates B, scales and zero points against the attributes (errors name the input).
+    const NBitsWeights check(op, codes_, *node.inputs[2]->constant, zp);
+    scale_.resize(size_t(op.N * op.k_blocks()));
+    zs_.resize(scale_.size());
+    scales_and_zeros(op, *node.inputs[2]->constant, zp);
+    if (node.inputs.size() > 5 && node.inputs[5]) {
+      const Tensor& b = *node.inputs[5]->constant;
+      bias_.resize(size_t(b.size()));
+      for (int64_t i = 0; i < b.size(); ++i) bias_[size_t(i)] = float(b.value_as_double(i));
+    }
+  }
+
+  const char* name() const override { return "cpu:matmul_nbits"; }
+  // Scales, zero points and bias were copied; the codes are read at every run.
+  bool reads_constant_input(size_t i) const override { return i < 2; }
+
+  void run(KernelContext& ctx) const override {
+    const Tensor& a = ctx.input(0);
+    Tensor& y = ctx.output(0);
+    const int64_t K = op_.K, N = op_.N, M = K > 0 ? a.size() / K : 0;
+    if (y.size() == 0) return;
+    const float* pa = a.data<float>();
+    float* py = y.data<float>();
+    if (M == 1) {
+      run_vector(pa, py);
+    } else {
+      const int64_t panels = (N + kPanel - 1) / kPanel;
+      const int nt = int(std::min<int64_t>(threads_, panels));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+      {
+        std::vector<float> buf(static_cast<size_t>(kPanel * K));
+#pragma omp for schedule(static)
+        for (int64_t p = 0; p < panels; ++p) {
+          const int64_t n0 = p * kPanel, w = std::min(kPanel, N - n0);
+          for (int64_t j = 0; j < w; ++j) decode_row(n0 + j, buf.data() + j * K);
+          dnnl_sgemm('N', 'T', M, w, K, 1.0f, pa, K, buf.data(), K, 0.0f, py + n0, N);
+        }
+      }
+    }
+    if (!bias_.empty())
+      for (int64_t m = 0; m < M; ++m)
+        for (int64_t n = 0; n < N; ++n) py[m * N + n] += bias_[size_t(n)];
+  }
+
+ private:
+  void scales_and_zeros(const MatMulNBits& op, const Tensor& scales, const Tensor* zp) {
+    // The reference decoder gives (code - z) * s; here code * s + (-z * s), from the same per-block values.
+    const int64_t kb = op.k_blocks();
+    std::vector<float> zero(static_cast<size_t>(op.N * kb), float(1 << (op.bits - 1)));
+    if (zp && zp->type() == ElementType::kU8) {
+      const int64_t row_bytes = (kb * op.bits + 7) / 8;
+      for (int64_t n = 0; n < op.N; ++n)
+        for (int64_t j = 0; j < kb; ++j) {
+          const int64_t bit = j * op.bits;
+          zero[size_t(n * kb + j)] =
+              float((zp->data<uint8_t>()[n * row_bytes + (bit >> 3)] >> (bit & 7)) & ((1 << op.bits) - 1));
+        }
+    } else if (zp) {
+      for (int64_t i = 0; i < op.N * kb; ++i) zero[size_t(i)] = float(zp->value_as_double(i));
+    }
+    for (int64_t i = 0; i < op.N * kb; ++i) {
+      scale_[size_t(i)] = float(scales.value_as_double(i));
+      zs_[size_t(i)] = -zero[size_t(i)] * scale_[size_t(i)];
+    }
+  }
+
+  // The K weights of output column n.
+  void decode_row(int64_t n, float* out) const {
+    const int64_t K = op_.K, kb = op_.k_blocks(), blob = op_.blob_bytes(), bs = op_.block_size, bits = op_.bits;
+    const uint8_t* r = codes_.data<uint8_t>() + n * kb * blob;
+    for (int64_t j = 0; j < kb; ++j) {
+      const float s = scale_[size_t(n * kb + j)], zs = zs_[size_t(n * kb + j)];
+      const uint8_t* blk = r + j * blob;
+      const int64_t k0 = j * bs, len = std::min(bs, K - k0);
+      int64_t done = 0;
+      if (have_avx512() && bits == 4) {
+        done = len / 32 * 32;
+        decode4_avx512(blk, done, s, zs, out + k0);
+      } else if (have_avx512() && bits == 8) {
+        done = len / 16 * 16;
+        decode8_avx512(blk, done, s, zs, out + k0);
+      }
+      for (int64_t i = done; i < len; ++i) {
+        const int64_t bit = i * bits;
+        out[k0 + i] = float((blk[bit >> 3] >> (bit & 7)) & ((1 << bits) - 1)) * s + zs;
+      }
+    }
+  }
+
+  // y[n] = dot(a, w_n) for every n: one decoded row at a time (in L1), rows split over the threads.
+  void run_vector(const float* a, float* y) const {
+    const int64_t K = op_.K, N = op_.N;
+    const int nt = int(std::min<int64_t>(threads_, std::max<int64_t>(1, N * K / (256 * 1024))));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+      std::vector<float> w(static_cast<size_t>(K));
+#pragma omp for schedule(static)
+      for (int64_t n = 0; n < N; ++n) {
+        decode_row(n, w.data());
+        float acc = 0;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t k = 0; k < K; ++k) acc += a[k] * w[size_t(k)];
+        y[n] = acc;
+      }
+    }
+  }
+
+  MatMulNBits op_;
+  int threads_;
+  Tensor codes_;
+  std::vector<float> scale_, zs_, bias_;
+};
+
+}  // namespace
+
+std::unique_ptr<Kernel> make_cpu_matmul_nbits(const Node& node, const CompileOptions& options) {
+  const auto* op = dynamic_cast<const MatMulNBits*>(node.op.get());
+  if (!op || node.inputs.size() < 3 || node.inputs[0]->type.elem != ElementType::kF32) return nullptr;
+  if (node.outputs[0]->type.elem != ElementType::kF32) return nullptr;
+  for (size_t i = 1; i < node.inputs.size(); ++i)
+    if (i != 4 && node.inputs[i] && !node.inputs[i]->constant) return nullptr;  // weights given at run time: REF
+  if (node.inputs.size() > 4 && node.inputs[4]) return nullptr;
+  return std::make_unique<NBitsMatMulKernel>(*op, node, options);
+}
+
+}  // namespace celer
