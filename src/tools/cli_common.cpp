@@ -1,5 +1,6 @@
 #include "tools/cli_common.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -280,6 +281,27 @@ std::string format_ms(double ms) {
   char buf[32];
   std::snprintf(buf, sizeof buf, ms < 1 ? "%.4f" : ms < 10 ? "%.3f" : ms < 1000 ? "%.2f" : "%.1f", ms);
   return buf;
+}
+
+void Progress::update(int64_t done, double elapsed_ms) {
+  if (!on_ || elapsed_ms - last_ms_ < 100) return;
+  last_ms_ = elapsed_ms;
+  const double f = std::clamp(total_ > 0 ? double(done) / double(total_) : elapsed_ms / budget_ms_, 0.0, 1.0);
+  constexpr int kWidth = 40;
+  const int full = int(f * kWidth);
+  std::string bar(size_t(full), '=');
+  if (full < kWidth) bar += '>' + std::string(size_t(kWidth - full - 1), ' ');
+  std::printf("\r[%s] %3d%%  %lld %s, %.1f s", bar.c_str(), int(f * 100), static_cast<long long>(done), unit_.c_str(),
+              elapsed_ms / 1000);
+  std::fflush(stdout);
+  drawn_ = true;
+}
+
+void Progress::finish() {
+  if (!drawn_) return;
+  std::printf("\r%*s\r", 79, "");
+  std::fflush(stdout);
+  drawn_ = false;
 }
 
 }  // namespace celer::cli

@@ -21,6 +21,8 @@ struct Command {
 Command add_info_command(CLI::App& app);
 Command add_run_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
+Command add_quantize_command(CLI::App& app);
+Command add_evaluate_command(CLI::App& app);
 
 // --input/--shape/--seed, shared by `run` and `bench`.
 struct InputOptions {
@@ -66,5 +68,23 @@ std::string output_file_name(const std::string& output_name);
 
 // Milliseconds with a sensible number of digits.
 std::string format_ms(double ms);
+
+// A one-line progress bar on a terminal, redrawn at most 10 times a second: done / total (total 0: elapsed time /
+// budget), then "<done> <unit>" and the elapsed time.
+class Progress {
+ public:
+  Progress(bool enabled, int64_t total, double budget_ms, std::string unit = "inferences")
+      : on_(enabled), total_(total), budget_ms_(budget_ms), unit_(std::move(unit)) {}
+  void update(int64_t done, double elapsed_ms);
+  void finish();
+
+ private:
+  bool on_;
+  int64_t total_;
+  double budget_ms_;
+  std::string unit_;
+  double last_ms_ = -1e9;
+  bool drawn_ = false;
+};
 
 }  // namespace celer::cli

@@ -97,37 +97,6 @@ double peak_rss_mb() {
   return double(ru.ru_maxrss) / 1024.0;  // kilobytes on Linux
 }
 
-// A one-line progress bar on a terminal, redrawn at most 10 times a second.
-class Progress {
- public:
-  Progress(bool enabled, int64_t niter, double budget_ms) : on_(enabled), niter_(niter), budget_ms_(budget_ms) {}
-  void update(int64_t done, double elapsed_ms) {
-    if (!on_ || elapsed_ms - last_ms_ < 100) return;
-    last_ms_ = elapsed_ms;
-    const double f = std::clamp(niter_ > 0 ? double(done) / double(niter_) : elapsed_ms / budget_ms_, 0.0, 1.0);
-    constexpr int kWidth = 40;
-    const int full = int(f * kWidth);
-    std::string bar(size_t(full), '=');
-    if (full < kWidth) bar += '>' + std::string(size_t(kWidth - full - 1), ' ');
-    std::printf("\r[%s] %3d%%  %lld inferences, %.1f s", bar.c_str(), int(f * 100), static_cast<long long>(done),
-                elapsed_ms / 1000);
-    std::fflush(stdout);
-    drawn_ = true;
-  }
-  void finish() {
-    if (!drawn_) return;
-    std::printf("\r%*s\r", 79, "");
-    std::fflush(stdout);
-  }
-
- private:
-  bool on_;
-  int64_t niter_;
-  double budget_ms_;
-  double last_ms_ = -1e9;
-  bool drawn_ = false;
-};
-
 struct Measured {
   std::vector<double> latencies;  // per inference, ms
   double total_ms = 0;            // wall time of the measured part

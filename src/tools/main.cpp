@@ -1,4 +1,4 @@
-// The `celer` command-line tool: info, run and bench subcommands (see cmd_*.cpp).
+// The `celer` command-line tool: info, run, bench, quantize and evaluate subcommands (see cmd_*.cpp).
 //
 // Exit status: 0 on success, 1 for any failure (message on stderr as "celer: error: ..."), 2 for usage errors.
 #include <csignal>
@@ -17,7 +17,8 @@ int main(int argc, char** argv) {
   std::vector<Command> commands;
   try {
     commands = {celer::cli::add_info_command(app), celer::cli::add_run_command(app),
-                celer::cli::add_bench_command(app)};
+                celer::cli::add_bench_command(app), celer::cli::add_quantize_command(app),
+                celer::cli::add_evaluate_command(app)};
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
