@@ -24,7 +24,8 @@ bool is_image(const fs::path& p) {
   return e == ".png" || e == ".jpg" || e == ".jpeg";
 }
 
-// Regular files of `dir` (symlinks to files included) with a wanted extension, sorted by name.
+// Regular files of `dir` (symlinks to files included) with a wanted extension, sorted by name. `labels.npy` is the
+// labels of an evaluation folder (quant/accuracy_aware.hpp), never a sample.
 std::vector<fs::path> list_files(const fs::path& dir, bool images) {
   std::error_code ec;
   CELER_CHECK(fs::is_directory(dir, ec), kInvalidArgument, "calibration data '", dir.string(), "' is not a folder");
@@ -32,6 +33,7 @@ std::vector<fs::path> list_files(const fs::path& dir, bool images) {
   for (const auto& e : fs::directory_iterator(dir, ec)) {
     if (!e.is_regular_file(ec)) continue;
     const fs::path& p = e.path();
+    if (p.filename() == kLabelsFile) continue;
     if (lower_extension(p) == ".npy" || (images && is_image(p))) out.push_back(p);
   }
   CELER_CHECK(!ec, kIo, "cannot list the calibration folder '", dir.string(), "': ", ec.message());

@@ -22,6 +22,9 @@
 
 namespace celer::quant {
 
+// The labels of an evaluation folder (one integer per sample, in sample order); skipped as a sample.
+inline constexpr const char* kLabelsFile = "labels.npy";
+
 // Progress of a long phase: (phase name, done, total).
 using ProgressFn = std::function<void(const std::string& phase, int64_t done, int64_t total)>;
 

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "quant/bias_correction.hpp"
+#include "quant/calibrated.hpp"
 #include "quant/dynamic_quant.hpp"
 #include "quant/onnx_io.hpp"
 #include "quant/qdq_plan.hpp"
@@ -46,8 +47,8 @@ std::map<std::string, ActParams> activation_parameters(const QdqPlan& plan,
 
 }  // namespace
 
-std::string quantize_bytes(const std::string& model_bytes, const std::string& weights_dir, const CalibrationSet& set,
-                           const QuantizeOptions& opts, QuantizeReport* report) {
+Calibrated calibrate(const std::string& model_bytes, const std::string& weights_dir, const CalibrationSet& set,
+                     const QuantizeOptions& opts, QuantizeReport* report) {
   QuantizeReport local;
   QuantizeReport& rep = report ? *report : local;
   rep.preset = preset_name(opts.preset);
@@ -57,20 +58,24 @@ std::string quantize_bytes(const std::string& model_bytes, const std::string& we
   CELER_CHECK(!set.samples.empty(), kInvalidArgument, "the calibration set is empty");
   rep.samples = int64_t(set.samples.size());
 
+  Calibrated c;
+  c.opts = opts;
+  c.set = &set;
   // celer validates the model (and its external data) and gives element types and constants.
   Core core;
-  const Model fp32 = core.read_model_from_memory(model_bytes, weights_dir);
-  const Graph& inferred = fp32.graph();
-  onnx::ModelProto m = parse_model_inline(model_bytes, weights_dir, "<model>");
+  c.fp32 = core.read_model_from_memory(model_bytes, weights_dir);
+  const Graph& inferred = c.fp32.graph();
+  c.model = parse_model_inline(model_bytes, weights_dir, "<model>");
+  onnx::ModelProto& m = c.model;
   const int64_t opset = default_opset(m);
   CELER_CHECK(opset >= 13, kUnsupported, "the model imports opset ", opset,
               " of the default domain; the QDQ form needs opset 13 or newer (per-channel DequantizeLinear): "
               "convert the model to opset 13+ first");
-  CELER_CHECK(set.input_names.size() == fp32.inputs().size(), kInvalidArgument, "the calibration data has ",
-              set.input_names.size(), " inputs, the model ", fp32.inputs().size());
+  CELER_CHECK(set.input_names.size() == c.fp32.inputs().size(), kInvalidArgument, "the calibration data has ",
+              set.input_names.size(), " inputs, the model ", c.fp32.inputs().size());
   for (size_t i = 0; i < set.input_names.size(); ++i)
-    CELER_CHECK(set.input_names[i] == fp32.inputs()[i].name, kInvalidArgument, "calibration input ", i, " is '",
-                set.input_names[i], "', the model's is '", fp32.inputs()[i].name, "'");
+    CELER_CHECK(set.input_names[i] == c.fp32.inputs()[i].name, kInvalidArgument, "calibration input ", i, " is '",
+                set.input_names[i], "', the model's is '", c.fp32.inputs()[i].name, "'");
 
   for (const auto& n : m.graph().node()) {
     static const std::set<std::string> kQuantized = {"QuantizeLinear",       "DequantizeLinear", "QLinearConv",
@@ -83,20 +88,54 @@ std::string quantize_bytes(const std::string& model_bytes, const std::string& we
   for (const auto& e : opts.ignored_scope) scope.add(e);
   for (const auto& u : scope.unmatched(m.graph()))
     rep.warnings.push_back(detail::concat("--ignored-scope '", u, "' matches no node"));
+  for (const auto& p : c.fp32.inputs()) c.model_inputs.insert(p.name);
   const QdqPlan plan = plan_qdq(m, inferred, scope);
 
   const bool histogram = opts.observer != ObserverKind::kMinMax;
-  const auto stats =
+  c.stats =
       collect_stats(m, plan.tensors, set, histogram, opts.preset == Preset::kPerformance, opts.device, opts.progress);
-  std::set<std::string> inputs;
-  for (const auto& p : fp32.inputs()) inputs.insert(p.name);
-  const auto act = activation_parameters(plan, stats, inputs, opts);
-  auto weights = quantize_weights(m.graph(), plan, inferred, act);
-  BiasCorrection bc;
   if (opts.bias_correction) {
-    bc = correct_biases(m, plan, inferred, act, weights, set, opts.device, opts.progress);
-    weights = quantize_weights(m.graph(), plan, inferred, act, &bc.biases);
+    const auto act = activation_parameters(plan, c.stats, c.model_inputs, opts);
+    const auto weights = quantize_weights(m.graph(), plan, inferred, act);
+    BiasCorrection bc = correct_biases(m, plan, inferred, act, weights, set, opts.device, opts.progress);
+    c.biases = std::move(bc.biases);
+    c.max_bias_shift = bc.max_shift;
   }
+  return c;
+}
+
+std::string emit_qdq(const Calibrated& c, const std::vector<std::string>& keep_fp32, QuantizeReport* report) {
+  QuantizeReport local;
+  QuantizeReport& rep = report ? *report : local;
+  const QuantizeOptions& opts = c.opts;
+  const Graph& inferred = c.fp32.graph();
+  onnx::ModelProto m = c.model;
+  IgnoredScope scope;
+  for (const auto& e : opts.ignored_scope) scope.add(e);
+  for (const auto& name : keep_fp32) scope.add("name:" + name);
+  const QdqPlan plan = plan_qdq(m, inferred, scope);
+  // Ops kept in FP32 here may leave tensors the full plan did not observe (rare: a pass-through now quantized on
+  // its own); they are calibrated now.
+  std::vector<std::string> missing;
+  for (const auto& t : plan.tensors)
+    if (!c.stats.count(t)) missing.push_back(t);
+  std::map<std::string, TensorStats> more;
+  if (!missing.empty())
+    more = collect_stats(m, missing, *c.set, opts.observer != ObserverKind::kMinMax,
+                         opts.preset == Preset::kPerformance, opts.device, opts.progress);
+  std::map<std::string, TensorStats> stats = c.stats;
+  stats.insert(more.begin(), more.end());
+  const auto act = activation_parameters(plan, stats, c.model_inputs, opts);
+  // Corrected biases of the ops that stay quantized (an op kept in FP32 keeps its own bias).
+  std::map<int, Tensor> biases;
+  for (const auto& q : plan.ops) {
+    auto it = c.biases.find(q.node);
+    if (it != c.biases.end()) biases.insert(*it);
+  }
+  const bool corrected = opts.bias_correction;
+  const auto weights = quantize_weights(m.graph(), plan, inferred, act, corrected ? &biases : nullptr);
+  rep.quantized.clear();
+  rep.kept.clear();
   for (const auto& q : plan.ops) {
     const auto& n = m.graph().node(q.node);
     rep.quantized.push_back(detail::concat(n.op_type(), " ", display_name(n)));
@@ -104,18 +143,24 @@ std::string quantize_bytes(const std::string& model_bytes, const std::string& we
   for (const auto& k : plan.kept) rep.kept.push_back(detail::concat(k.op_type, " ", k.name, ": ", k.reason));
   rep.activations = int64_t(plan.tensors.size());
   rep.residual_adds = plan.residual_adds;
-  rep.biases_corrected = int64_t(bc.biases.size());
-  rep.max_bias_shift = bc.max_shift;
+  rep.biases_corrected = int64_t(biases.size());
+  rep.max_bias_shift = c.max_bias_shift;
 
-  write_qdq(m, plan, inferred, act, weights, opts.bias_correction ? &bc.biases : nullptr);
+  write_qdq(m, plan, inferred, act, weights, corrected ? &biases : nullptr);
   std::string out = serialize_model(m);
   // The result must load in celer; a failure here is a quantizer bug, reported before anything is written.
   try {
-    core.read_model_from_memory(out);
+    Core().read_model_from_memory(out);
   } catch (const Error& e) {
     CELER_THROW(kInternal, "the quantized model does not load (a quantizer bug): ", e.what());
   }
   return out;
+}
+
+std::string quantize_bytes(const std::string& model_bytes, const std::string& weights_dir, const CalibrationSet& set,
+                           const QuantizeOptions& opts, QuantizeReport* report) {
+  const Calibrated c = calibrate(model_bytes, weights_dir, set, opts, report);
+  return emit_qdq(c, {}, report);
 }
 
 QuantizeReport quantize_file(const QuantizeFileOptions& opts) {

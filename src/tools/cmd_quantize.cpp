@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "quant/accuracy_aware.hpp"
 #include "quant/quantize.hpp"
 #include "tools/cli_common.hpp"
 
@@ -25,6 +26,8 @@ struct QuantizeCli {
   std::string mode = "static";
   int64_t group_size = 128;
   bool asymmetric_weights = false;
+  quant::AccuracyAwareOptions aa;
+  bool accuracy_aware = false;  // --max-drop given
 };
 
 // The modes without calibration data (dynamic, weight-only).
@@ -81,7 +84,11 @@ std::string human_bytes(int64_t n) {
 }
 
 int run_quantize(QuantizeCli& c) {
+  CELER_CHECK(c.accuracy_aware || c.aa.eval_dir.empty(), kInvalidArgument,
+              "--eval is for the accuracy-aware mode: "
+              "give --max-drop too");
   if (quant::parse_mode(c.mode) != quant::Mode::kStatic) {
+    CELER_CHECK(!c.accuracy_aware, kInvalidArgument, "--max-drop works with the static mode only");
     CELER_CHECK(c.q.data.empty(), kInvalidArgument, "--mode ", c.mode, " needs no calibration data (--data)");
     return run_rewrite(c);
   }
@@ -121,13 +128,35 @@ int run_quantize(QuantizeCli& c) {
     };
   }
   quant::QuantizeReport r;
+  quant::AccuracyAwareReport aa;
   try {
-    r = quant::quantize_file(o);
+    if (c.accuracy_aware) {
+      c.aa.images = o.images;
+      aa = quant::accuracy_aware_file(o, c.aa);
+      r = aa.quantize;
+    } else {
+      r = quant::quantize_file(o);
+    }
   } catch (...) {
     if (bar) bar->finish();
     throw;
   }
   if (bar) bar->finish();
+  if (c.accuracy_aware) {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "accuracy (%s on %lld samples): FP32 %.3f, INT8 %.3f (drop %.3f), returned %.3f "
+                  "(drop %.3f; --max-drop %.3f: %s)",
+                  aa.metric.c_str(), static_cast<long long>(aa.eval_samples), aa.fp32, aa.initial, aa.fp32 - aa.initial,
+                  aa.final, aa.fp32 - aa.final, c.aa.max_drop,
+                  aa.reached ? "met" : "NOT met: every op but one was tried in FP32");
+    std::cout << buf << "\n";
+    for (const auto& k : aa.kept) {
+      std::snprintf(buf, sizeof buf, "  kept in FP32: %s '%s' (alone in FP32 it recovered %+.3f on the ranking subset)",
+                    k.op_type.c_str(), k.name.c_str(), k.score);
+      std::cout << buf << "\n";
+    }
+  }
 
   std::map<std::string, int> by_type;
   for (const auto& q : r.quantized) by_type[q.substr(0, q.find(' '))]++;
@@ -169,6 +198,19 @@ Command add_quantize_command(CLI::App& app) {
       ->check(CLI::IsMember({"static", "dynamic", "weights-int8", "weights-int4"}))
       ->capture_default_str();
   sub->add_option("--group-size", c->group_size, "Weight-only modes: codes per scale along K (a power of two >= 16)")
+      ->capture_default_str();
+  sub->add_option("--max-drop", c->aa.max_drop,
+                  "Accuracy-aware: largest metric drop allowed (points); the most harmful ops return to FP32 until "
+                  "it holds")
+      ->each([c](const std::string&) { c->accuracy_aware = true; });
+  sub->add_option("--eval", c->aa.eval_dir,
+                  "Accuracy-aware: evaluation folder (samples as for --data, labels.npy beside them for top1)");
+  sub->add_option("--metric", c->aa.metric,
+                  "Accuracy-aware: top1 (labels), agreement (top-1 agreement with FP32, no labels) or script:CMD "
+                  "(runs 'CMD MODEL.onnx', reads the last number it prints; higher is better)")
+      ->capture_default_str();
+  sub->add_option("--ranking-subset", c->aa.ranking_subset, "Accuracy-aware: evaluation samples used to rank ops")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   sub->add_flag("--asymmetric-weights", c->asymmetric_weights, "Weight-only modes: a zero point per group");
   sub->add_option("--output-dir", c->q.output_dir, "Folder the output must stay inside (-o is relative to it)");
