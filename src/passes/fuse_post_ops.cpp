@@ -66,6 +66,38 @@ bool fuse_conv_bias_add(Rewriter& rw, Node& n) {
   return true;
 }
 
+bool fuse_activation(Rewriter& rw, Node& n) {
+  Head h = head_of(n);
+  if (!h.post_ops) return false;
+  Node* a = rw.sole_reader(n.outputs[0]);
+  if (!a || a->inputs[0] != n.outputs[0]) return false;
+  std::optional<PostOp> p = activation_of(a);
+  if (!p) return false;
+  h.post_ops->push_back(*p);
+  rw.take_output(&n, a);
+  return true;
+}
+
+// Add/Mul of the output with an operand that broadcasts onto it (residual Add, MatMul bias, scaling Mul).
+bool fuse_binary(Rewriter& rw, Node& n) {
+  Head h = head_of(n);
+  if (!h.post_ops) return false;
+  Value* y = n.outputs[0];
+  Node* b = rw.sole_reader(y);
+  const bool add = binary_of(b, BinaryFn::kAdd) != nullptr;
+  if (!add && !binary_of(b, BinaryFn::kMul)) return false;
+  Value* other = other_input(b, y);
+  if (!other || other->type.elem != ElementType::kF32 || !broadcasts_onto(other->type.shape, y->type.shape) ||
+      !same_shape(b->outputs[0]->type.shape, y->type.shape))
+    return false;
+  const size_t index = rw.add_operand(&n, other, h.first_operand);
+  h.post_ops->push_back(PostOp::binary(add ? PostOp::Kind::kAdd : PostOp::Kind::kMul, index));
+  rw.take_output(&n, b);
+  return true;
+}
+
+}  // namespace
+
 // The post-op an activation node computes, if it is one the post-ops can express.
 std::optional<PostOp> activation_of(const Node* a) {
   if (const Unary* u = op_as<Unary>(a)) {
@@ -103,38 +135,6 @@ std::optional<PostOp> activation_of(const Node* a) {
   }
   return std::nullopt;
 }
-
-bool fuse_activation(Rewriter& rw, Node& n) {
-  Head h = head_of(n);
-  if (!h.post_ops) return false;
-  Node* a = rw.sole_reader(n.outputs[0]);
-  if (!a || a->inputs[0] != n.outputs[0]) return false;
-  std::optional<PostOp> p = activation_of(a);
-  if (!p) return false;
-  h.post_ops->push_back(*p);
-  rw.take_output(&n, a);
-  return true;
-}
-
-// Add/Mul of the output with an operand that broadcasts onto it (residual Add, MatMul bias, scaling Mul).
-bool fuse_binary(Rewriter& rw, Node& n) {
-  Head h = head_of(n);
-  if (!h.post_ops) return false;
-  Value* y = n.outputs[0];
-  Node* b = rw.sole_reader(y);
-  const bool add = binary_of(b, BinaryFn::kAdd) != nullptr;
-  if (!add && !binary_of(b, BinaryFn::kMul)) return false;
-  Value* other = other_input(b, y);
-  if (!other || other->type.elem != ElementType::kF32 || !broadcasts_onto(other->type.shape, y->type.shape) ||
-      !same_shape(b->outputs[0]->type.shape, y->type.shape))
-    return false;
-  const size_t index = rw.add_operand(&n, other, h.first_operand);
-  h.post_ops->push_back(PostOp::binary(add ? PostOp::Kind::kAdd : PostOp::Kind::kMul, index));
-  rw.take_output(&n, b);
-  return true;
-}
-
-}  // namespace
 
 void add_post_op_rules(std::vector<Rule>& rules) {
   rules.push_back({"fuse_conv_bias_add", fuse_conv_bias_add});

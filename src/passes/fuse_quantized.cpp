@@ -317,37 +317,25 @@ bool fuse_int8_quantize(Rewriter& rw, Node& n) {
   return true;
 }
 
-// The post-op an activation node computes (those whose int8 kernels run fused).
+// The post-op an activation node computes, among those the int8 kernels run fused.
 std::optional<PostOp> activation_post_op(const Node* a) {
-  if (const Unary* u = op_as<Unary>(a)) {
-    switch (u->fn) {
-      case UnaryFn::kRelu:
-      case UnaryFn::kLeakyRelu:
-      case UnaryFn::kSigmoid:
-      case UnaryFn::kTanh:
-      case UnaryFn::kHardSigmoid:
-      case UnaryFn::kHardSwish:
-      case UnaryFn::kElu:
-      case UnaryFn::kGelu:
-      case UnaryFn::kSilu:
-      case UnaryFn::kClip:
-        return PostOp::unary(u->fn, u->alpha, u->beta, u->gamma);
-      default:
-        return std::nullopt;
-    }
+  std::optional<PostOp> p = activation_of(a);
+  if (!p) return std::nullopt;
+  switch (p->fn) {
+    case UnaryFn::kRelu:
+    case UnaryFn::kLeakyRelu:
+    case UnaryFn::kSigmoid:
+    case UnaryFn::kTanh:
+    case UnaryFn::kHardSigmoid:
+    case UnaryFn::kHardSwish:
+    case UnaryFn::kElu:
+    case UnaryFn::kGelu:
+    case UnaryFn::kSilu:
+    case UnaryFn::kClip:
+      return p;
+    default:
+      return std::nullopt;
   }
-  if (const Clip* c = op_as<Clip>(a)) {
-    float lo = c->min_attr.value_or(-std::numeric_limits<float>::infinity());
-    float hi = c->max_attr.value_or(std::numeric_limits<float>::infinity());
-    for (size_t i = 1; i < 3; ++i) {
-      if (a->num_explicit_inputs <= i || !a->inputs[i]) continue;
-      std::optional<float> v = scalar_constant(a->inputs[i]);
-      if (!v) return std::nullopt;
-      (i == 1 ? lo : hi) = *v;
-    }
-    return PostOp::unary(UnaryFn::kClip, lo, hi);
-  }
-  return std::nullopt;
 }
 
 // An f32-output int8 op -> activation => post-op.

@@ -25,6 +25,7 @@
 #include "ir/graph.hpp"
 #include "ops/binary.hpp"
 #include "ops/op.hpp"
+#include "ops/post_ops.hpp"
 #include "ops/unary.hpp"
 
 namespace celer::passes {
@@ -125,6 +126,8 @@ Binary* binary_of(const Node* n, BinaryFn fn);
 // A constant with exactly one element, as float (any rank; check the output shape when a rank-growing broadcast
 // matters).
 std::optional<float> scalar_constant(const Value* v);
+// The post-op an activation node (Unary, Clip with constant bounds) computes, if post-ops can express it.
+std::optional<PostOp> activation_of(const Node* a);
 bool is_f32(const Value* v);
 // Both ranks known and every dim certainly equal.
 bool same_shape(const PartialShape& a, const PartialShape& b);

@@ -29,7 +29,8 @@ int64_t argmax_row(const Tensor& t, int64_t row, int64_t classes) {
 
 // Runs `command` through /bin/sh and returns the last number it printed on stdout.
 double script_metric(const std::string& command, const std::string& model_bytes) {
-  char path[] = "/tmp/celer-aa-XXXXXX.onnx";
+  std::string tmpl = (std::filesystem::temp_directory_path() / "celer-metric-model-XXXXXX.onnx").string();
+  char* path = tmpl.data();
   const int fd = mkstemps(path, 5);
   CELER_CHECK(fd >= 0, kIo, "cannot create a temporary model file for the metric script");
   close(fd);

@@ -16,17 +16,6 @@ namespace celer::quant {
 
 namespace {
 
-int64_t attr_i(const onnx::NodeProto& n, const std::string& name, int64_t def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.i();
-  return def;
-}
-float attr_f(const onnx::NodeProto& n, const std::string& name, float def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.f();
-  return def;
-}
-
 onnx::NodeProto make_node(const std::string& op, const std::string& name, std::vector<std::string> in,
                           std::vector<std::string> out) {
   onnx::NodeProto n;
@@ -98,13 +87,13 @@ DynamicQuantReport quantize_dynamic(onnx::ModelProto& model, const DynamicQuantO
     bool transposed = false;
     std::string bias;
     if (gemm) {
-      if (attr_i(n, "transA", 0) != 0 || attr_f(n, "alpha", 1.0f) != 1.0f) {
+      if (int_attr(n, "transA", 0) != 0 || float_attr(n, "alpha", 1.0f) != 1.0f) {
         keep("Gemm with transA or alpha != 1");
         continue;
       }
-      transposed = attr_i(n, "transB", 0) != 0;
+      transposed = int_attr(n, "transB", 0) != 0;
       if (n.input_size() > 2 && !n.input(2).empty()) {
-        if (attr_f(n, "beta", 1.0f) != 1.0f) {
+        if (float_attr(n, "beta", 1.0f) != 1.0f) {
           keep("Gemm with beta != 1");
           continue;
         }

@@ -178,4 +178,16 @@ void write_file_atomically(const std::string& path, const std::string& bytes) {
   }
 }
 
+int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t def) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return a.i();
+  return def;
+}
+
+float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
+  for (const auto& a : n.attribute())
+    if (a.name() == name) return a.f();
+  return def;
+}
+
 }  // namespace celer::quant

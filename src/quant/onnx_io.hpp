@@ -24,6 +24,10 @@ Tensor tensor_of(const onnx::TensorProto& t, const std::string& what);
 // Fills `t` with a tensor (raw_data, little-endian); replaces what was there.
 void set_tensor(onnx::TensorProto& t, const std::string& name, const Tensor& value);
 
+// An INT / FLOAT attribute of a node, or `def` when the node does not have it.
+int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t def);
+float float_attr(const onnx::NodeProto& n, const std::string& name, float def);
+
 // The opset of the default domain (0 when not imported).
 int64_t default_opset(const onnx::ModelProto& m);
 

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "celer/error.hpp"
+#include "quant/onnx_io.hpp"
 
 namespace celer::quant {
 
@@ -74,18 +75,6 @@ std::vector<std::string> IgnoredScope::unmatched(const onnx::GraphProto& g) cons
 namespace {
 
 bool is_default_domain(const onnx::NodeProto& n) { return n.domain().empty() || n.domain() == "ai.onnx"; }
-
-int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.i();
-  return def;
-}
-
-float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.f();
-  return def;
-}
 
 class Planner {
  public:

@@ -15,16 +15,6 @@ namespace celer::quant {
 
 namespace {
 
-int64_t attr_i(const onnx::NodeProto& n, const std::string& name, int64_t def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.i();
-  return def;
-}
-float attr_f(const onnx::NodeProto& n, const std::string& name, float def) {
-  for (const auto& a : n.attribute())
-    if (a.name() == name) return a.f();
-  return def;
-}
 void set_attr(onnx::NodeProto& n, const std::string& name, int64_t v) {
   auto* a = n.add_attribute();
   a->set_name(name);
@@ -122,13 +112,13 @@ WeightCompressionReport compress_weights(onnx::ModelProto& model, const WeightCo
     }
     Candidate c;
     if (gemm) {
-      if (attr_i(n, "transA", 0) != 0 || attr_f(n, "alpha", 1.0f) != 1.0f) {
+      if (int_attr(n, "transA", 0) != 0 || float_attr(n, "alpha", 1.0f) != 1.0f) {
         keep("Gemm with transA or alpha != 1");
         continue;
       }
-      c.transposed = attr_i(n, "transB", 0) != 0;
+      c.transposed = int_attr(n, "transB", 0) != 0;
       if (n.input_size() > 2 && !n.input(2).empty()) {
-        if (!inits.count(n.input(2)) || attr_f(n, "beta", 1.0f) != 1.0f) {
+        if (!inits.count(n.input(2)) || float_attr(n, "beta", 1.0f) != 1.0f) {
           keep("Gemm whose C is not a constant bias with beta = 1");
           continue;
         }
