@@ -158,16 +158,7 @@ DynamicQuantReport quantize_dynamic(onnx::ModelProto& model, const DynamicQuantO
               " values");
   g.clear_node();
   for (auto& n : out_nodes) *g.add_node() = std::move(n);
-  std::sort(drop.begin(), drop.end(), std::greater<int>());
-  drop.erase(std::unique(drop.begin(), drop.end()), drop.end());
-  std::set<std::string> dropped;
-  for (int i : drop) {
-    dropped.insert(g.initializer(i).name());
-    g.mutable_initializer()->SwapElements(i, g.initializer_size() - 1);
-    g.mutable_initializer()->RemoveLast();
-  }
-  for (int i = g.input_size() - 1; i >= 0; --i)
-    if (dropped.count(g.input(i).name())) g.mutable_input()->DeleteSubrange(i, 1);
+  remove_initializers(g, std::move(drop));  // the float weights nobody reads any more
   return report;
 }
 

@@ -5,12 +5,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <set>
 
 #include "onnx/importer.hpp"
 #include "onnx/onnx_tensor.hpp"
@@ -188,6 +191,20 @@ float float_attr(const onnx::NodeProto& n, const std::string& name, float def) {
   for (const auto& a : n.attribute())
     if (a.name() == name) return a.f();
   return def;
+}
+
+void remove_initializers(onnx::GraphProto& g, std::vector<int> indices) {
+  // Largest index first: swapping the last element into a removed slot leaves the smaller indices valid.
+  std::sort(indices.begin(), indices.end(), std::greater<int>());
+  indices.erase(std::unique(indices.begin(), indices.end()), indices.end());
+  std::set<std::string> removed;
+  for (int i : indices) {
+    removed.insert(g.initializer(i).name());
+    g.mutable_initializer()->SwapElements(i, g.initializer_size() - 1);
+    g.mutable_initializer()->RemoveLast();
+  }
+  for (int i = g.input_size() - 1; i >= 0; --i)
+    if (removed.count(g.input(i).name())) g.mutable_input()->DeleteSubrange(i, 1);
 }
 
 }  // namespace celer::quant

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "celer/tensor.hpp"
 #include "onnx/onnx.pb.h"
@@ -27,6 +28,10 @@ void set_tensor(onnx::TensorProto& t, const std::string& name, const Tensor& val
 // An INT / FLOAT attribute of a node, or `def` when the node does not have it.
 int64_t int_attr(const onnx::NodeProto& n, const std::string& name, int64_t def);
 float float_attr(const onnx::NodeProto& n, const std::string& name, float def);
+
+// Removes the initializers at `indices` (any order, repeats allowed) and their graph-input entries (models of old
+// opsets list initializers as graph inputs too).
+void remove_initializers(onnx::GraphProto& g, std::vector<int> indices);
 
 // The opset of the default domain (0 when not imported).
 int64_t default_opset(const onnx::ModelProto& m);

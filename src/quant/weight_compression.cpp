@@ -192,18 +192,7 @@ WeightCompressionReport compress_weights(onnx::ModelProto& model, const WeightCo
   CELER_CHECK(!report.compressed.empty(), kInvalidArgument,
               "weight compression: no MatMul or Gemm with constant float weights of at least ", o.min_elements,
               " values to compress");
-  // Drop the float weights nobody reads any more (largest index first, so the others stay valid).
-  std::sort(drop.begin(), drop.end(), std::greater<int>());
-  drop.erase(std::unique(drop.begin(), drop.end()), drop.end());
-  std::set<std::string> dropped;
-  for (int i : drop) {
-    dropped.insert(g.initializer(i).name());
-    g.mutable_initializer()->SwapElements(i, g.initializer_size() - 1);
-    g.mutable_initializer()->RemoveLast();
-  }
-  // Models of old opsets also list initializers as graph inputs: those entries go too.
-  for (int i = g.input_size() - 1; i >= 0; --i)
-    if (dropped.count(g.input(i).name())) g.mutable_input()->DeleteSubrange(i, 1);
+  remove_initializers(g, std::move(drop));  // the float weights nobody reads any more
   bool has_ms = false;
   for (const auto& op : model.opset_import()) has_ms |= op.domain() == "com.microsoft";
   if (!has_ms) {
