@@ -147,6 +147,9 @@ class AsyncInferQueue {
   void wait_all();
   size_t size() const;
   bool is_ready() const;  // an idle request is available
+  // Blocks until an idle request is available (the next start_async then starts at once when one thread feeds the
+  // queue).
+  void wait_ready();
   InferRequest& operator[](size_t i);
 
  private:

@@ -373,6 +373,11 @@ bool AsyncInferQueue::is_ready() const {
   return !impl_->idle.empty();
 }
 
+void AsyncInferQueue::wait_ready() {
+  std::unique_lock<std::mutex> lock(impl_->mu);
+  impl_->idle_cv.wait(lock, [&] { return !impl_->idle.empty(); });
+}
+
 InferRequest& AsyncInferQueue::operator[](size_t i) {
   CELER_CHECK(i < impl_->requests.size(), kInvalidArgument, "AsyncInferQueue: request index ", i,
               " out of range (size ", impl_->requests.size(), ")");

@@ -141,7 +141,10 @@ Measured run_async(AsyncInferQueue& queue, const std::vector<Tensor>& inputs, co
   };
   // Warm-up: every request runs at least once (first runs allocate), then `warmup` more inferences in all.
   const int64_t warm = std::max<int64_t>(opts.warmup, int64_t(queue.size()));
-  for (int64_t i = 0; i < warm; ++i) queue.start_async(inputs, new Clock::time_point(Clock::now()));
+  for (int64_t i = 0; i < warm; ++i) {
+    queue.wait_ready();
+    queue.start_async(inputs, new Clock::time_point(Clock::now()));
+  }
   queue.wait_all();
   check();
   {
@@ -160,7 +163,9 @@ Measured run_async(AsyncInferQueue& queue, const std::vector<Tensor>& inputs, co
       done = int64_t(m.latencies.size());
     }
     progress.update(done, elapsed);
-    queue.start_async(inputs, new Clock::time_point(Clock::now()));  // waits for an idle request
+    // The latency starts when a request is free to start, not while this thread waits for one.
+    queue.wait_ready();
+    queue.start_async(inputs, new Clock::time_point(Clock::now()));
     ++started;
   }
   queue.wait_all();

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -363,6 +364,26 @@ TEST(Async, AsyncInferQueuePassesUserData) {
   // Default size: the compiled model's optimal number of requests.
   AsyncInferQueue dflt(cm);
   EXPECT_EQ(dflt.size(), size_t(cm.get_property(optimal_number_of_infer_requests)));
+}
+
+TEST(Async, AsyncInferQueueWaitReadyReturnsOnceARequestIsIdle) {
+  Core core;
+  CompiledModel cm = core.compile_model(mlp(), "CPU", kOneStream);
+  AsyncInferQueue queue(cm, 1);
+  std::atomic<int> calls{0};
+  queue.set_callback([&](InferRequest&, void*, std::exception_ptr e) {
+    EXPECT_FALSE(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    calls++;
+  });
+  queue.wait_ready();  // idle from the start
+  for (int i = 0; i < 3; ++i) {
+    queue.start_async({input(i)});
+    queue.wait_ready();  // the only request's callback has returned
+    EXPECT_EQ(calls.load(), i + 1);
+    EXPECT_TRUE(queue.is_ready());
+  }
+  queue.wait_all();
 }
 
 TEST(Async, AsyncInferQueueReportsErrorsToTheCallback) {
