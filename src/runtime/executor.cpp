@@ -1,6 +1,7 @@
 #include "runtime/executor.hpp"
 
 #include <omp.h>
+#include <sys/mman.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -170,9 +171,15 @@ std::unique_ptr<Executor::State> Executor::make_state() const {
   auto st = std::make_unique<State>();
   st->slots.resize(size_t(num_slots_));
   if (arena_bytes_ > 0) {
-    size_t bytes = size_t((arena_bytes_ + 63) / 64 * 64);
-    void* p = std::aligned_alloc(64, bytes);
+    // An arena of at least 1 MiB is 2 MiB aligned and sized, all in transparent huge pages (like large tensors,
+    // core/tensor.cpp): fewer TLB misses over the activations and fewer page faults on the first inference. The
+    // padding is at most 1 MiB.
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t align = arena_bytes_ >= int64_t(kHuge / 2) ? kHuge : 64;
+    const size_t bytes = (size_t(arena_bytes_) + align - 1) / align * align;
+    void* p = std::aligned_alloc(align, bytes);
     CELER_CHECK(p, kLimitExceeded, "out of memory allocating the ", arena_bytes_, "-byte activation arena");
+    if (align == kHuge) madvise(p, bytes, MADV_HUGEPAGE);  // advisory: errors ignored
     st->arena_owner = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     st->arena = static_cast<char*>(p);
     st->arena_bytes = arena_bytes_;

@@ -61,6 +61,12 @@ StreamPool::~StreamPool() {
 void StreamPool::stream_main(std::shared_ptr<Shared> shared, StreamSpec spec) {
   pin_current_thread(spec.cpus);
   omp_set_num_threads(std::max(1, spec.threads));
+  // One CPU per thread of the stream's team: OpenMP keeps the team's worker threads for this thread's later parallel
+  // regions, so each stays on its CPU.
+  if (spec.threads > 1 && spec.cpus.size() >= size_t(spec.threads)) {
+#pragma omp parallel num_threads(spec.threads)
+    pin_current_thread({spec.cpus[size_t(omp_get_thread_num()) % spec.cpus.size()]});
+  }
   tls_pool = shared.get();
   tls_target = spec.target;
   for (;;) {

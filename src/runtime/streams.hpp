@@ -1,7 +1,8 @@
 // CPU streams: a pool of threads ("streams") that run jobs from one queue. Each stream has its own OpenMP thread
 // count (omp_set_num_threads on the stream thread, so the kernels' parallel regions use that many threads) and,
-// with pinning, its own CPU set, set on the stream thread before its first parallel region (OpenMP's worker threads,
-// created by that first region, inherit it). The threads are created once per compiled model and reused.
+// with pinning, its own CPU set: a first parallel region at the stream's start pins each thread of its OpenMP team to
+// one CPU of the set (OpenMP keeps that team for the stream thread's later regions). The threads are created once per
+// compiled model and reused.
 //
 // A stream serves one "target" (one device's executor). Several targets may serve the same queue: a free stream takes
 // the next job whatever its target, so faster targets take more jobs. That is MULTI: requests spread over the

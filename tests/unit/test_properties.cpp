@@ -1,10 +1,13 @@
 // Properties (typed keys, codecs, errors), Core defaults, performance hints (with a fake CPU count), the CPU resource
 // parsers, and the AUTO / MULTI devices.
 #include <gtest/gtest.h>
+#include <omp.h>
+#include <sched.h>
 #include <unistd.h>
 #include <filesystem>
 
 #include <algorithm>
+#include <future>
 
 #include "onnx_builder.hpp"
 #include "runtime/cpu_resources.hpp"
@@ -333,6 +336,27 @@ TEST(Streams, PinSetsAreDisjointOrNone) {
   EXPECT_EQ(pin_sets({0, 1, 2, 3}, 2, 2), (std::vector<std::vector<int>>{{0, 1}, {2, 3}}));
   EXPECT_EQ(pin_sets({4, 6}, 2, 1), (std::vector<std::vector<int>>{{4}, {6}}));
   EXPECT_EQ(pin_sets({0, 1}, 2, 2), (std::vector<std::vector<int>>{{}, {}}));
+}
+
+TEST(Streams, PinnedStreamGivesEachOpenMpThreadItsOwnCpu) {
+  const std::vector<int> cpus = allowed_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs 2 CPUs";
+  StreamPool pool({StreamSpec{0, 2, {cpus[0], cpus[1]}}});
+  std::promise<std::vector<int>> seen;
+  pool.submit([&](int) {
+    std::vector<int> where(2, -1);
+#pragma omp parallel num_threads(2)
+    {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) == 1)
+        for (int c = 0; c < CPU_SETSIZE; ++c)
+          if (CPU_ISSET(c, &set)) where[size_t(omp_get_thread_num())] = c;
+    }
+    seen.set_value(where);
+  });
+  const std::vector<int> where = seen.get_future().get();
+  EXPECT_EQ(where, (std::vector<int>{cpus[0], cpus[1]}));
 }
 
 // ---- AUTO and MULTI
