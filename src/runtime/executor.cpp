@@ -173,7 +173,7 @@ std::unique_ptr<Executor::State> Executor::make_state() const {
   if (arena_bytes_ > 0) {
     // An arena of at least 1 MiB is 2 MiB aligned and sized, all in transparent huge pages (like large tensors,
     // core/tensor.cpp): fewer TLB misses over the activations and fewer page faults on the first inference. The
-    // padding is at most 1 MiB.
+    // padding is under 2 MiB.
     constexpr size_t kHuge = size_t(2) << 20;
     const size_t align = arena_bytes_ >= int64_t(kHuge / 2) ? kHuge : 64;
     const size_t bytes = (size_t(arena_bytes_) + align - 1) / align * align;
