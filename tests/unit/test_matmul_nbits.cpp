@@ -122,7 +122,12 @@ INSTANTIATE_TEST_SUITE_P(Shapes, MatMulNBitsTest,
                          ::testing::Values(Case{1, 64, 40, 4, 32, 0, false}, Case{1, 200, 70, 4, 64, 1, true},
                                            Case{5, 200, 70, 4, 64, 1, true}, Case{3, 96, 33, 8, 32, 2, false},
                                            Case{1, 130, 17, 8, 16, 1, true}, Case{7, 100, 65, 2, 16, 1, true},
-                                           Case{33, 256, 96, 4, 128, 2, true}));
+                                           Case{33, 256, 96, 4, 128, 2, true},
+                                           // M = 1 with whole blocks multiplied in registers (4 and 8 bits), a
+                                           // last partial block, and a 4-bit block size too small for that path.
+                                           Case{1, 512, 37, 4, 128, 1, true}, Case{1, 256, 19, 8, 64, 2, false},
+                                           Case{1, 300, 9, 4, 32, 1, false}, Case{1, 300, 11, 8, 16, 0, true},
+                                           Case{1, 64, 5, 4, 16, 1, false}));
 
 TEST(MatMulNBits, BadAttributesAndInputsNameThem) {
   for (const auto& [attr, value, needle] : std::vector<std::tuple<std::string, int64_t, std::string>>{

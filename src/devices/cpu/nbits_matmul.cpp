@@ -2,8 +2,9 @@
 // points, see ops/mat_mul_n_bits.hpp). The weights stay compressed in memory; each run decompresses them inside the
 // kernel, a panel of output columns at a time, into a small per-thread buffer (K x 32 floats) that the panel's
 // SGEMM (oneDNN's dnnl_sgemm, single-threaded inside our parallel loop) reads while it is still in cache. A single
-// row of A (M = 1, the memory-bound case weight compression is for) skips SGEMM: each weight row is decoded and
-// dotted with A in one pass. Decoding uses AVX-512 when the processor has it.
+// row of A (M = 1, the memory-bound case weight compression is for) skips SGEMM and the buffer: with AVX-512, each
+// block's codes are widened to floats in registers and multiplied with A there, y[n] = sum over blocks of
+// s * (codes . a) + zs * sum(a) (zs = -zero point * s; the per-block sums of A are taken once per run).
 #include <immintrin.h>
 
 #include <algorithm>
@@ -52,6 +53,51 @@ __attribute__((target("avx512f,avx512bw"))) void decode8_avx512(const uint8_t* p
     const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
     _mm512_storeu_ps(out + i, _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), vs, vz));
   }
+}
+
+// sum over the `full` whole blocks of one weight row of s_j * (codes_j . a_j) + zs_j * asum_j (4-bit codes, bs a
+// multiple of 32).
+__attribute__((target("avx512f,avx512bw"))) float dot4_avx512(const uint8_t* row, const float* a, const float* asum,
+                                                              const float* s, const float* zs, int64_t full,
+                                                              int64_t bs, int64_t blob) {
+  const __m128i mask = _mm_set1_epi8(15);
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t j = 0; j < full; ++j) {
+    const uint8_t* p = row + j * blob;
+    const float* x = a + j * bs;
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < bs; i += 32) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i / 2));
+      const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+      const __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);
+      b0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c0)), _mm512_loadu_ps(x + i), b0);
+      b1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c1)), _mm512_loadu_ps(x + i + 16), b1);
+    }
+    acc = _mm512_fmadd_ps(_mm512_add_ps(b0, b1), _mm512_set1_ps(s[j]), acc);
+  }
+  float r = _mm512_reduce_add_ps(acc);
+  for (int64_t j = 0; j < full; ++j) r += zs[j] * asum[j];
+  return r;
+}
+
+// The same for 8-bit codes (bs a multiple of 16).
+__attribute__((target("avx512f,avx512bw"))) float dot8_avx512(const uint8_t* row, const float* a, const float* asum,
+                                                              const float* s, const float* zs, int64_t full,
+                                                              int64_t bs, int64_t blob) {
+  __m512 acc = _mm512_setzero_ps();
+  for (int64_t j = 0; j < full; ++j) {
+    const uint8_t* p = row + j * blob;
+    const float* x = a + j * bs;
+    __m512 b0 = _mm512_setzero_ps();
+    for (int64_t i = 0; i < bs; i += 16) {
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+      b0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), _mm512_loadu_ps(x + i), b0);
+    }
+    acc = _mm512_fmadd_ps(b0, _mm512_set1_ps(s[j]), acc);
+  }
+  float r = _mm512_reduce_add_ps(acc);
+  for (int64_t j = 0; j < full; ++j) r += zs[j] * asum[j];
+  return r;
 }
 
 #pragma GCC diagnostic pop
@@ -151,19 +197,39 @@ class NBitsMatMulKernel final : public Kernel {
     }
   }
 
-  // y[n] = dot(a, w_n) for every n: one decoded row at a time (in L1), rows split over the threads.
+  // y[n] = dot(a, w_n) for every n, rows split over the threads. With AVX-512 and whole blocks of a fitting size, the
+  // codes are multiplied in registers (dot4/dot8_avx512) and a last partial block is decoded; otherwise each row is
+  // decoded into a buffer (in L1) and dotted.
   void run_vector(const float* a, float* y) const {
-    const int64_t K = op_.K, N = op_.N;
+    const int64_t K = op_.K, N = op_.N, bs = op_.block_size, kb = op_.k_blocks(), blob = op_.blob_bytes();
+    const bool direct = have_avx512() && ((op_.bits == 4 && bs % 32 == 0) || (op_.bits == 8 && bs % 16 == 0));
+    const int64_t full = direct ? K / bs : 0;
+    std::vector<float> asum(static_cast<size_t>(full));
+    for (int64_t j = 0; j < full; ++j) {
+      float t = 0;
+      for (int64_t k = j * bs; k < (j + 1) * bs; ++k) t += a[k];
+      asum[size_t(j)] = t;
+    }
     const int nt = int(std::min<int64_t>(threads_, std::max<int64_t>(1, N * K / (256 * 1024))));
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
       std::vector<float> w(static_cast<size_t>(K));
 #pragma omp for schedule(static)
       for (int64_t n = 0; n < N; ++n) {
-        decode_row(n, w.data());
+        const uint8_t* row = codes_.data<uint8_t>() + n * kb * blob;
+        const float* s = scale_.data() + n * kb;
+        const float* zs = zs_.data() + n * kb;
         float acc = 0;
-#pragma omp simd reduction(+ : acc)
-        for (int64_t k = 0; k < K; ++k) acc += a[k] * w[size_t(k)];
+        int64_t k0 = 0;
+        if (full > 0) {
+          acc = op_.bits == 4 ? dot4_avx512(row, a, asum.data(), s, zs, full, bs, blob)
+                              : dot8_avx512(row, a, asum.data(), s, zs, full, bs, blob);
+          k0 = full * bs;
+        }
+        if (k0 < K) {  // no direct path, or the last partial block
+          decode_row(n, w.data());
+          for (int64_t k = k0; k < K; ++k) acc += a[k] * w[size_t(k)];
+        }
         y[n] = acc;
       }
     }
