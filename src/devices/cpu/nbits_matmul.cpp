@@ -28,9 +28,10 @@ bool have_avx512() {
   return yes;
 }
 
-// GCC 12 reports the intrinsics' internal undefined vectors as maybe-uninitialized inside target() functions.
+// GCC 12 reports the intrinsics' internal undefined vectors as (maybe-)uninitialized inside target() functions.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 
 // out[i] = code_i * s + zs for `n` codes (n a multiple of 32 for 4 bits, of 16 for 8 bits).
 __attribute__((target("avx512f,avx512bw"))) void decode4_avx512(const uint8_t* p, int64_t n, float s, float zs,
@@ -55,49 +56,65 @@ __attribute__((target("avx512f,avx512bw"))) void decode8_avx512(const uint8_t* p
   }
 }
 
-// sum over the `full` whole blocks of one weight row of s_j * (codes_j . a_j) + zs_j * asum_j (4-bit codes, bs a
-// multiple of 32).
-__attribute__((target("avx512f,avx512bw"))) float dot4_avx512(const uint8_t* row, const float* a, const float* asum,
-                                                              const float* s, const float* zs, int64_t full,
-                                                              int64_t bs, int64_t blob) {
+// For R = 1 or 2 weight rows (`row`, the next row `stride` bytes on, with their scales s/zs `kb` apart): the sum over
+// the `full` whole blocks of s_j * (codes_j . a_j) + zs_j * asum_j, into out[0..R). Two rows share the loads of A and
+// give the FMA chains twice the independent work. 4-bit codes, bs a multiple of 32.
+template <int R>
+__attribute__((target("avx512f,avx512bw"))) void dot4_avx512(const uint8_t* row, int64_t stride, const float* a,
+                                                             const float* asum, const float* s, const float* zs,
+                                                             int64_t kb, int64_t full, int64_t bs, int64_t blob,
+                                                             float* out) {
   const __m128i mask = _mm_set1_epi8(15);
-  __m512 acc = _mm512_setzero_ps();
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t j = 0; j < full; ++j) {
-    const uint8_t* p = row + j * blob;
     const float* x = a + j * bs;
-    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    __m512 b0[R], b1[R];
+    for (int r = 0; r < R; ++r) b0[r] = b1[r] = _mm512_setzero_ps();
     for (int64_t i = 0; i < bs; i += 32) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i / 2));
-      const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
-      const __m128i c0 = _mm_unpacklo_epi8(lo, hi), c1 = _mm_unpackhi_epi8(lo, hi);
-      b0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c0)), _mm512_loadu_ps(x + i), b0);
-      b1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(c1)), _mm512_loadu_ps(x + i + 16), b1);
+      const __m512 x0 = _mm512_loadu_ps(x + i), x1 = _mm512_loadu_ps(x + i + 16);
+      for (int r = 0; r < R; ++r) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + r * stride + j * blob + i / 2));
+        const __m128i lo = _mm_and_si128(b, mask), hi = _mm_and_si128(_mm_srli_epi16(b, 4), mask);
+        b0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpacklo_epi8(lo, hi))), x0, b0[r]);
+        b1[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_unpackhi_epi8(lo, hi))), x1, b1[r]);
+      }
     }
-    acc = _mm512_fmadd_ps(_mm512_add_ps(b0, b1), _mm512_set1_ps(s[j]), acc);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_add_ps(b0[r], b1[r]), _mm512_set1_ps(s[r * kb + j]), acc[r]);
   }
-  float r = _mm512_reduce_add_ps(acc);
-  for (int64_t j = 0; j < full; ++j) r += zs[j] * asum[j];
-  return r;
+  for (int r = 0; r < R; ++r) {
+    float t = _mm512_reduce_add_ps(acc[r]);
+    for (int64_t j = 0; j < full; ++j) t += zs[r * kb + j] * asum[j];
+    out[r] = t;
+  }
 }
 
 // The same for 8-bit codes (bs a multiple of 16).
-__attribute__((target("avx512f,avx512bw"))) float dot8_avx512(const uint8_t* row, const float* a, const float* asum,
-                                                              const float* s, const float* zs, int64_t full,
-                                                              int64_t bs, int64_t blob) {
-  __m512 acc = _mm512_setzero_ps();
+template <int R>
+__attribute__((target("avx512f,avx512bw"))) void dot8_avx512(const uint8_t* row, int64_t stride, const float* a,
+                                                             const float* asum, const float* s, const float* zs,
+                                                             int64_t kb, int64_t full, int64_t bs, int64_t blob,
+                                                             float* out) {
+  __m512 acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t j = 0; j < full; ++j) {
-    const uint8_t* p = row + j * blob;
     const float* x = a + j * bs;
-    __m512 b0 = _mm512_setzero_ps();
+    __m512 b0[R];
+    for (int r = 0; r < R; ++r) b0[r] = _mm512_setzero_ps();
     for (int64_t i = 0; i < bs; i += 16) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-      b0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), _mm512_loadu_ps(x + i), b0);
+      const __m512 x0 = _mm512_loadu_ps(x + i);
+      for (int r = 0; r < R; ++r) {
+        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + r * stride + j * blob + i));
+        b0[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(b)), x0, b0[r]);
+      }
     }
-    acc = _mm512_fmadd_ps(b0, _mm512_set1_ps(s[j]), acc);
+    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(b0[r], _mm512_set1_ps(s[r * kb + j]), acc[r]);
   }
-  float r = _mm512_reduce_add_ps(acc);
-  for (int64_t j = 0; j < full; ++j) r += zs[j] * asum[j];
-  return r;
+  for (int r = 0; r < R; ++r) {
+    float t = _mm512_reduce_add_ps(acc[r]);
+    for (int64_t j = 0; j < full; ++j) t += zs[r * kb + j] * asum[j];
+    out[r] = t;
+  }
 }
 
 #pragma GCC diagnostic pop
@@ -215,22 +232,31 @@ class NBitsMatMulKernel final : public Kernel {
     {
       std::vector<float> w(static_cast<size_t>(K));
 #pragma omp for schedule(static)
-      for (int64_t n = 0; n < N; ++n) {
-        const uint8_t* row = codes_.data<uint8_t>() + n * kb * blob;
+      for (int64_t p = 0; p < (N + 1) / 2; ++p) {  // pairs of rows (the last may be single)
+        const int64_t n = 2 * p, rows = std::min<int64_t>(2, N - n);
+        const int64_t row_bytes = kb * blob;
+        const uint8_t* row = codes_.data<uint8_t>() + n * row_bytes;
         const float* s = scale_.data() + n * kb;
         const float* zs = zs_.data() + n * kb;
-        float acc = 0;
-        int64_t k0 = 0;
+        float acc[2] = {0, 0};
         if (full > 0) {
-          acc = op_.bits == 4 ? dot4_avx512(row, a, asum.data(), s, zs, full, bs, blob)
-                              : dot8_avx512(row, a, asum.data(), s, zs, full, bs, blob);
-          k0 = full * bs;
+          if (op_.bits == 4 && rows == 2)
+            dot4_avx512<2>(row, row_bytes, a, asum.data(), s, zs, kb, full, bs, blob, acc);
+          else if (op_.bits == 4)
+            dot4_avx512<1>(row, row_bytes, a, asum.data(), s, zs, kb, full, bs, blob, acc);
+          else if (rows == 2)
+            dot8_avx512<2>(row, row_bytes, a, asum.data(), s, zs, kb, full, bs, blob, acc);
+          else
+            dot8_avx512<1>(row, row_bytes, a, asum.data(), s, zs, kb, full, bs, blob, acc);
         }
-        if (k0 < K) {  // no direct path, or the last partial block
-          decode_row(n, w.data());
-          for (int64_t k = k0; k < K; ++k) acc += a[k] * w[size_t(k)];
+        const int64_t k0 = full * bs;
+        for (int64_t r = 0; r < rows; ++r) {
+          if (k0 < K) {  // no direct path, or the last partial block
+            decode_row(n + r, w.data());
+            for (int64_t k = k0; k < K; ++k) acc[r] += a[k] * w[size_t(k)];
+          }
+          y[n + r] = acc[r];
         }
-        y[n] = acc;
       }
     }
   }
