@@ -160,7 +160,8 @@ TEST(CpuTransformerKernels, MatMulFoldsBatchIntoRows) {
 // time).
 TEST(CpuTransformerKernels, GemmPacksConstantB) {
   for (int trans_b = 0; trans_b < 2; ++trans_b)
-    for (const auto& [m, k, n] : {std::array<int64_t, 3>{5, 37, 130}, {3, 16, 64}, {7, 1, 1}, {2, 200, 70}}) {
+    for (const auto& [m, k, n] : {std::array<int64_t, 3>{5, 37, 130}, {3, 16, 64}, {7, 1, 1}, {2, 200, 70},
+                                  {1, 37, 130}, {1, 300, 200}, {1, 16, 64}}) {  // m = 1: the gemv path
       const Dims bd = trans_b ? Dims{n, k} : Dims{k, n};
       OnnxBuilder b(13);
       b.input("a", onnx::TensorProto::FLOAT, {m, k});
@@ -172,6 +173,36 @@ TEST(CpuTransformerKernels, GemmPacksConstantB) {
       const Tensor ref = b.run("REF", inputs)[0], cpu = b.run("CPU", inputs)[0];
       const std::string what =
           "Gemm " + std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n) + (trans_b ? " transB" : "");
+      ASSERT_EQ(ref.dims(), cpu.dims()) << what;
+      for (int64_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(ref.data<float>()[i], cpu.data<float>()[i], 1e-4) << what << " element " << i;
+    }
+}
+
+// One row of A against a constant B (the gemv path) with the post-ops fusion gives it: a bias Add, an activation, a
+// residual Add of one value per column, a scalar Mul; A of rank 1, 2 and 3.
+TEST(CpuTransformerKernels, MatMulSingleRowWithPostOps) {
+  for (const Dims& ad : {Dims{1, 1, 300}, Dims{1, 300}, Dims{300}})
+    for (const char* act : {"Relu", "Sigmoid", "Tanh"}) {
+      const int64_t k = 300, n = 130;
+      OnnxBuilder b(17);
+      b.input("a", onnx::TensorProto::FLOAT, ad);
+      Dims rd = ad;
+      rd.back() = n;
+      b.input("r", onnx::TensorProto::FLOAT, rd);
+      b.initializer("w", random_values(k * n, 11), {k, n});
+      b.initializer("bias", random_values(n, 12), {n});
+      b.initializer("two", std::vector<float>{2.0f}, {});
+      b.node("MatMul", {"a", "w"}, {"m"});
+      b.node("Add", {"m", "bias"}, {"mb"});
+      b.node(act, {"mb"}, {"act"});
+      b.node("Add", {"act", "r"}, {"res"});
+      b.node("Mul", {"res", "two"}, {"y"});
+      b.output("y");
+      const std::vector<Tensor> inputs = {Tensor::from_vector<float>(random_values(k, 13), ad),
+                                          Tensor::from_vector<float>(random_values(n, 14), rd)};
+      const Tensor ref = b.run("REF", inputs)[0], cpu = b.run("CPU", inputs)[0];
+      const std::string what = std::string(act) + " A " + dims_to_string(ad);
       ASSERT_EQ(ref.dims(), cpu.dims()) << what;
       for (int64_t i = 0; i < ref.size(); ++i)
         ASSERT_NEAR(ref.data<float>()[i], cpu.data<float>()[i], 1e-4) << what << " element " << i;

@@ -2,6 +2,8 @@
 // beta, C broadcast), f32, with fused post-ops. A constant B is reordered once into the layout the primitive prefers.
 // With inference_precision = bf16 (and a constant B), B is packed as bf16 and A is converted to bf16 on entry; the
 // primitive accumulates in f32 and writes an f32 output, so bias, C and post-ops stay f32.
+// A single row of A against a constant f32 B (batch 1 classifiers, transformer decode steps) skips the primitive:
+// cpu::gemv_ba16a64b streams the same packed B faster, then the post-ops run through the SIMD functions.
 // Gemm's C goes in as the primitive's bias when it is a row vector and alpha = beta = 1; otherwise the output is first
 // filled with C and a oneDNN sum post-op (scale beta) adds it: y = post_ops(alpha * A'B' + beta * C).
 #include <sys/mman.h>
@@ -11,7 +13,9 @@
 #include <memory>
 
 #include "devices/cpu/cpu_device.hpp"
+#include "devices/cpu/gemv.hpp"
 #include "devices/cpu/onednn_common.hpp"
+#include "devices/cpu/simd.hpp"
 #include "ops/gemm.hpp"
 #include "ops/mat_mul.hpp"
 
@@ -69,6 +73,8 @@ struct MatMulEntry {
   bool c_as_bias = false;  // Gemm: C is the primitive's bias; else (when present) it is pre-filled into y
   MappedPostOps post;
   std::shared_ptr<void> packed_storage;  // owns `packed`'s buffer when pack_ba16a64b allocated it
+  bool gemv = false;                     // one row of A: cpu::gemv_ba16a64b instead of the primitive
+  int64_t K = 0, N = 0;                  // B's dims (gemv)
 };
 
 class MatMulKernel final : public Kernel {
@@ -109,6 +115,7 @@ class MatMulKernel final : public Kernel {
   bool reads_constant_input(size_t i) const override { return i != 1 || !b_const_ || bconst_; }
 
   const char* name() const override {
+    if (static_entry_ && static_entry_->gemv) return "cpu:gemv";
     if (bf16_) return gemm_ ? "onednn:gemm_bf16" : "onednn:matmul_bf16";
     return gemm_ ? "onednn:gemm" : "onednn:matmul";
   }
@@ -131,6 +138,10 @@ class MatMulKernel final : public Kernel {
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
     const bool has_c = gemm_ && ctx.has_input(2);
+    if (e->gemv) {
+      run_gemv(*e, ctx, has_c, y);
+      return;
+    }
     if (has_c && !e->c_as_bias) fill_c(ctx.input(2), y);
     memory b = e->packed;
     if (!b) {
@@ -158,6 +169,42 @@ class MatMulKernel final : public Kernel {
   }
 
  private:
+  void run_gemv(const MatMulEntry& e, KernelContext& ctx, bool has_c, Tensor& y) const {
+    float* py = y.data<float>();
+    cpu::gemv_ba16a64b(ctx.input(0).data<float>(), static_cast<const float*>(e.packed.get_data_handle()), e.K, e.N,
+                       has_c ? ctx.input(2).data<float>() : nullptr, py, threads_);
+    const cpu::SimdKernels& k = cpu::simd();
+    for (const PostOp& p : post_ops_) {
+      if (p.kind == PostOp::Kind::kUnary) {
+        k.unary(p.fn, p.alpha, p.beta, py, py, e.N);
+        continue;
+      }
+      const Tensor& o = ctx.input(p.input);
+      k.binary(p.kind == PostOp::Kind::kAdd ? BinaryFn::kAdd : BinaryFn::kMul, py, 1, o.data<float>(),
+               o.size() == 1 ? 0 : 1, py, e.N);
+    }
+  }
+
+  // The gemv path applies: one row of A, alpha 1, C (if any) as a bias row, post-ops the SIMD functions do with
+  // operands of one element or one per column.
+  bool gemv_fits(const MatMulEntry& e, const Dims& b, const Dims& c, const std::vector<Dims>& in, bool has_c) const {
+    if (bf16_ || !b_const_ || !e.packed || b.size() != 2 || c.size() != 2 || c[0] != 1 || alpha_ != 1.0f) return false;
+    if ((has_c && !e.c_as_bias) || !cpu::gemv_available()) return false;
+    if (e.b != memory::desc({b[0], b[1]}, memory::data_type::f32, Tag::BA16a64b)) return false;
+    for (const PostOp& p : post_ops_) {
+      if (p.kind == PostOp::Kind::kUnary) {
+        if (!cpu::simd_supports(p.fn) || p.gamma != 0.0f) return false;
+        continue;
+      }
+      if (p.input >= in.size() || node_.inputs[p.input] == nullptr) return false;
+      if (node_.inputs[p.input]->type.elem != ElementType::kF32) return false;
+      const Dims& od = in[p.input];
+      const int64_t n = element_count(od);
+      if (!(n == 1 || (n == c[1] && !od.empty() && od.back() == c[1]))) return false;
+    }
+    return true;
+  }
+
   std::vector<int64_t> key_of(const std::vector<Dims>& dims) const {
     std::vector<int64_t> key;
     for (size_t i = 0; i < dims.size(); ++i)
@@ -309,6 +356,9 @@ class MatMulKernel final : public Kernel {
               return m ? m : pack(*bconst_, e->b_user, e->b);
             },
             &e->packed_storage);
+        e->gemv = gemv_fits(*e, b, c, in, has_c);
+        e->K = b[0];
+        e->N = b[1];
       }
       return e;
     }
