@@ -14,6 +14,7 @@
 
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/gemv.hpp"
+#include "devices/cpu/simd.hpp"
 #include "ir/infer.hpp"
 #include "onnx_builder.hpp"
 #include "ops/binary.hpp"
@@ -510,18 +511,26 @@ TEST(CpuOnednnLayout, ResidualChainStaysBlocked) {
     }
 }
 
-// The oneDNN Reorder kernel against the reference one, between every pair of layouts.
+// The CPU Reorder kernel (a layout change: blocked transposes) against the reference one, between every pair of
+// layouts, on sizes with partial 16 x 16 tiles and a large one (threads).
 TEST(CpuOnednnLayout, ReorderKernel) {
   const Layout all[] = {Layout::kPlain, Layout::kChannelsLast, Layout::kBlocked8, Layout::kBlocked16};
-  for (const Dims& d : std::vector<Dims>{{2, 32, 3, 5}, {1, 16, 2, 3, 4}, {3, 16, 7}})
+  for (const Dims& d : std::vector<Dims>{{2, 32, 3, 5}, {1, 16, 2, 3, 4}, {3, 16, 7}, {2, 48, 9, 11}, {1, 64, 60, 60}})
     for (Layout from : all)
       for (Layout to : all) {
         if (from == to) continue;
         OneNode m;
         m.input(d);
         Node* n = m.finish(std::make_unique<Reorder>(from, to));
+        // Tile transposes (cpu:reorder) for plain <-> nCx16c and plain <-> nhwc with 16 or more channels and
+        // positions, with AVX-512; oneDNN for the rest.
+        const bool own = cpu::simd().isa == cpu::Isa::kAvx512 && d[1] >= 16 && element_count(d) / d[0] / d[1] >= 16 &&
+                         (from == Layout::kPlain || to == Layout::kPlain) &&
+                         (from == Layout::kBlocked16 || to == Layout::kBlocked16 || from == Layout::kChannelsLast ||
+                          to == Layout::kChannelsLast);
         check_kernel(m, n,
-                     std::string("reorder ") + layout_name(from) + " to " + layout_name(to) + " " + dims_to_string(d));
+                     std::string("reorder ") + layout_name(from) + " to " + layout_name(to) + " " + dims_to_string(d),
+                     own ? "cpu:reorder" : "onednn:reorder");
       }
 }
 

@@ -36,4 +36,12 @@ void run_int8_layout_pass(Graph& graph, const CompileOptions& options);
 #include "devices/cpu/cpu_kernels.def"
 #undef CELER_CPU_KERNEL
 
+namespace cpu {
+// out = transpose(in) for a dense row-major tensor of `dims` with elements of `elem_size` bytes (1, 2, 4 or 8):
+// output axis k reads input axis perm[k] (data_kernels.cpp: the Transpose kernel's engine, also used by Reorder).
+// False when it cannot.
+bool transpose_dense(const void* in, void* out, size_t elem_size, const Dims& dims, const std::vector<int64_t>& perm,
+                     int threads);
+}  // namespace cpu
+
 }  // namespace celer

@@ -2,6 +2,8 @@
 // blocked 2-D transposes once size-1 dims are dropped and axes that stay adjacent are merged), Expand and Tile
 // (row copies), Slice (contiguous runs or strided rows), Where (broadcast runs); and Cast between f32 and f16/bf16
 // with the vectorised conversions.
+#include <immintrin.h>
+
 #include <algorithm>
 #include <array>
 #include <cstring>
@@ -61,6 +63,37 @@ bool plan_transpose(const Dims& dims, const std::vector<int64_t>& perm, Transpos
   return true;
 }
 
+// GCC 12 reports the intrinsics' internal undefined vectors as (maybe-)uninitialized inside target() functions.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+// dst[i * ds + j] = src[j * ss + i] for i, j < 16, 4-byte elements: 16 loads, three rounds of shuffles, 16 stores.
+__attribute__((target("avx512f"))) void transpose16x16_avx512(const uint32_t* src, int64_t ss, uint32_t* dst,
+                                                             int64_t ds) {
+  __m512 r[16], t[16];
+  for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * ss);
+  for (int k = 0; k < 8; ++k) {  // within 128-bit lanes: pairs of rows interleaved
+    t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+  }
+  for (int k = 0; k < 4; ++k) {  // lane L of r[4k + m]: rows 4k..4k+3 of column 4L + m
+    r[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    r[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    r[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    r[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+  for (int m = 0; m < 4; ++m) {  // gather lane L of r[m], r[4 + m], r[8 + m], r[12 + m] into column 4L + m
+    const __m512 v0 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0x88), v1 = _mm512_shuffle_f32x4(r[m], r[4 + m], 0xDD);
+    const __m512 w0 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0x88);
+    const __m512 w1 = _mm512_shuffle_f32x4(r[8 + m], r[12 + m], 0xDD);
+    _mm512_storeu_ps(dst + m * ds, _mm512_shuffle_f32x4(v0, w0, 0x88));
+    _mm512_storeu_ps(dst + (4 + m) * ds, _mm512_shuffle_f32x4(v1, w1, 0x88));
+    _mm512_storeu_ps(dst + (8 + m) * ds, _mm512_shuffle_f32x4(v0, w0, 0xDD));
+    _mm512_storeu_ps(dst + (12 + m) * ds, _mm512_shuffle_f32x4(v1, w1, 0xDD));
+  }
+}
+#pragma GCC diagnostic pop
+
 template <typename S>
 void transpose_typed(const TransposePlan& p, const S* in, S* out, int threads) {
   const size_t r = p.rank;
@@ -94,6 +127,7 @@ void transpose_typed(const TransposePlan& p, const S* in, S* out, int threads) {
   const int64_t I = runs ? 1 : out_dim[q], J = out_dim[r - 1];
   const int64_t jstride_in = runs ? 1 : in_stride[size_t(p.perm[r - 1])], istride_out = runs ? 0 : out_stride[q];
   constexpr int64_t kB = 16;
+  static const bool avx512 = cpu::simd().isa == cpu::Isa::kAvx512;
   const int64_t iblocks = (I + kB - 1) / kB;
   const int64_t units = outer * iblocks;
   cpu::parallel_for(units, cpu::threads_for(total, cpu::kGrainSimple, threads), 1, [&](int64_t ub, int64_t ue) {
@@ -114,12 +148,51 @@ void transpose_typed(const TransposePlan& p, const S* in, S* out, int threads) {
       S* dst = out + oo;
       for (int64_t j0 = 0; j0 < J; j0 += kB) {
         const int64_t j1 = std::min(J, j0 + kB);
+        if constexpr (sizeof(S) == 4) {
+          if (avx512 && i1 - i0 == kB && j1 - j0 == kB) {
+            transpose16x16_avx512(reinterpret_cast<const uint32_t*>(src + j0 * jstride_in + i0), jstride_in,
+                                  reinterpret_cast<uint32_t*>(dst + i0 * istride_out + j0), istride_out);
+            continue;
+          }
+        }
         for (int64_t i = i0; i < i1; ++i)
           for (int64_t j = j0; j < j1; ++j) dst[i * istride_out + j] = src[j * jstride_in + i];
       }
     }
   });
 }
+
+}  // namespace
+
+bool cpu::transpose_dense(const void* in, void* out, size_t elem_size, const Dims& dims,
+                          const std::vector<int64_t>& perm, int threads) {
+  TransposePlan p;
+  if (!plan_transpose(dims, perm, p)) return false;
+  int64_t bytes = int64_t(elem_size);
+  for (int64_t d : dims) bytes *= d;
+  if (p.rank <= 1) {
+    std::memcpy(out, in, size_t(bytes));
+    return true;
+  }
+  switch (elem_size) {
+    case 1:
+      transpose_typed(p, static_cast<const uint8_t*>(in), static_cast<uint8_t*>(out), threads);
+      return true;
+    case 2:
+      transpose_typed(p, static_cast<const uint16_t*>(in), static_cast<uint16_t*>(out), threads);
+      return true;
+    case 4:
+      transpose_typed(p, static_cast<const uint32_t*>(in), static_cast<uint32_t*>(out), threads);
+      return true;
+    case 8:
+      transpose_typed(p, static_cast<const uint64_t*>(in), static_cast<uint64_t*>(out), threads);
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
 
 class TransposeKernel final : public Kernel {
  public:
@@ -133,22 +206,8 @@ class TransposeKernel final : public Kernel {
     if (!plan_transpose(in.dims(), perm, p)) return op_.run(ctx);
     Tensor& out = ctx.output(0);
     if (out.size() == 0) return;
-    if (p.rank <= 1) {
-      std::memcpy(out.raw(), in.raw(), in.byte_size());
-      return;
-    }
-    switch (element_size(in.type())) {
-      case 1:
-        return transpose_typed(p, static_cast<const uint8_t*>(in.raw()), static_cast<uint8_t*>(out.raw()), threads_);
-      case 2:
-        return transpose_typed(p, static_cast<const uint16_t*>(in.raw()), static_cast<uint16_t*>(out.raw()), threads_);
-      case 4:
-        return transpose_typed(p, static_cast<const uint32_t*>(in.raw()), static_cast<uint32_t*>(out.raw()), threads_);
-      case 8:
-        return transpose_typed(p, static_cast<const uint64_t*>(in.raw()), static_cast<uint64_t*>(out.raw()), threads_);
-      default:
-        return op_.run(ctx);
-    }
+    if (!cpu::transpose_dense(in.raw(), out.raw(), size_t(element_size(in.type())), in.dims(), perm, threads_))
+      op_.run(ctx);
   }
 
  private:
