@@ -60,7 +60,11 @@ StreamPlan plan_streams(const CompileOptions& o, const ModelStats& s, int cpus) 
     p.streams = 1;
     p.threads_per_stream = total;
   }
-  p.optimal_requests = static_cast<uint32_t>(p.streams);
+  // Throughput: two requests per stream, so that a stream finds the next one queued when it finishes instead of
+  // waiting for the application to start it again (mobilenet_v2 on 2 streams: 210 inf/s with 2 requests, 273 with
+  // 4). Never more than hint::num_requests.
+  p.optimal_requests = static_cast<uint32_t>(p.streams) * (throughput ? 2u : 1u);
+  if (o.num_requests > 0) p.optimal_requests = std::min(p.optimal_requests, std::max(o.num_requests, 1u));
   return p;
 }
 

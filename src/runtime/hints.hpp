@@ -28,7 +28,7 @@ ModelStats model_stats(const Graph& graph);
 struct StreamPlan {
   int streams = 1;
   int threads_per_stream = 1;
-  uint32_t optimal_requests = 1;  // optimal_number_of_infer_requests
+  uint32_t optimal_requests = 1;  // optimal_number_of_infer_requests: streams, or 2 per stream with THROUGHPUT
 };
 
 // The thresholds of the THROUGHPUT choice (named so tests and docs can refer to them).

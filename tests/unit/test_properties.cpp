@@ -179,7 +179,7 @@ TEST(Properties, ThroughputHintChoosesStreamsOnThisMachine) {
   CompiledModel cm = core.compile_model(small_model(), "CPU", {hint::performance_mode(PerformanceMode::kThroughput)});
   EXPECT_EQ(cm.get_property(num_streams).value, cpus);  // a small model: one thread per stream
   EXPECT_EQ(cm.get_property(inference_threads_per_stream), 1);
-  EXPECT_EQ(cm.get_property(optimal_number_of_infer_requests), uint32_t(cpus));
+  EXPECT_EQ(cm.get_property(optimal_number_of_infer_requests), uint32_t(2 * cpus));  // two per stream
   // Explicit settings override the hint.
   CompiledModel cm2 = core.compile_model(
       small_model(), "CPU",
@@ -230,10 +230,11 @@ CompileOptions with(PerformanceMode m, int32_t streams = 0, int32_t threads = 0,
   o.num_requests = requests;
   return o;
 }
-void expect_plan(const StreamPlan& p, int streams, int threads) {
+// requests: the optimal number of requests (default: one per stream; THROUGHPUT plans two per stream).
+void expect_plan(const StreamPlan& p, int streams, int threads, int requests = 0) {
   EXPECT_EQ(p.streams, streams);
   EXPECT_EQ(p.threads_per_stream, threads);
-  EXPECT_EQ(p.optimal_requests, uint32_t(streams));
+  EXPECT_EQ(p.optimal_requests, uint32_t(requests > 0 ? requests : streams));
 }
 }  // namespace
 
@@ -245,32 +246,34 @@ TEST(Hints, LatencyAndNoHintUseOneStreamWithEveryCpu) {
 }
 
 TEST(Hints, ThroughputFromModelAndMachine) {
-  // Two CPUs: two 1-thread streams for every model.
+  // Two CPUs: two 1-thread streams for every model, two requests per stream.
   for (const ModelStats& s : {small_stats(), large_stats(), memory_stats()})
-    expect_plan(plan_streams(with(PerformanceMode::kThroughput), s, 2), 2, 1);
+    expect_plan(plan_streams(with(PerformanceMode::kThroughput), s, 2), 2, 1, 4);
   // Small and memory-bound models: one thread per stream on any machine.
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), small_stats(), 64), 64, 1);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), memory_stats(), 64), 64, 1);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), small_stats(), 64), 64, 1, 128);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), memory_stats(), 64), 64, 1, 128);
   // Large compute-bound models: wider streams on big machines.
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 8), 8, 1);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 16), 8, 2);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 64), 16, 4);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 8), 8, 1, 16);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 16), 8, 2, 16);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), large_stats(), 64), 16, 4, 32);
   // Dynamic shapes: unknown work, treated as small.
   ModelStats dyn = large_stats();
   dyn.dynamic = true;
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput), dyn, 64), 64, 1);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput), dyn, 64), 64, 1, 128);
   // CUMULATIVE_THROUGHPUT plans each device as THROUGHPUT.
-  expect_plan(plan_streams(with(PerformanceMode::kCumulativeThroughput), small_stats(), 4), 4, 1);
+  expect_plan(plan_streams(with(PerformanceMode::kCumulativeThroughput), small_stats(), 4), 4, 1, 8);
 }
 
 TEST(Hints, NumRequestsCapsStreamsAndExplicitSettingsOverride) {
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 0, 2), small_stats(), 8), 2, 4);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 0, 16), small_stats(), 8), 8, 1);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 4), small_stats(), 8), 4, 2);
-  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 4), small_stats(), 8), 4, 1);
+  // hint::num_requests caps the streams and the requests.
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 0, 2), small_stats(), 8), 2, 4, 2);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 0, 3), small_stats(), 8), 3, 2, 3);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 0, 16), small_stats(), 8), 8, 1, 16);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 4), small_stats(), 8), 4, 2, 8);
+  expect_plan(plan_streams(with(PerformanceMode::kThroughput, 0, 4), small_stats(), 8), 4, 1, 8);
   expect_plan(plan_streams(with(PerformanceMode::kLatency, 3), small_stats(), 8), 3, 2);
   expect_plan(plan_streams(with(PerformanceMode::kNone, 8), small_stats(), 2), 8, 1);
-  // num_streams AUTO without a hint: the THROUGHPUT choice.
+  // num_streams AUTO without a hint: the THROUGHPUT choice of streams; one request per stream (no hint).
   expect_plan(plan_streams(with(PerformanceMode::kNone, NumStreams::kAuto), small_stats(), 4), 4, 1);
 }
 
