@@ -181,9 +181,12 @@ const Tensor& InferRequest::get_output_tensor(size_t index) const {
 
 void InferRequest::infer() {
   detail::InferRequestImpl& r = *impl_;
-  const int here = r.model->streams->current_target();
+  int here = r.model->streams->current_target();
+  // On one of this model's stream threads (from a callback), run here: a queued job could wait forever. Elsewhere,
+  // run here when the pool lends a stream (one-thread streams): that saves two thread wake-ups per inference.
+  StreamPool::Borrowed lent = here < 0 ? r.model->streams->borrow() : StreamPool::Borrowed();
+  if (lent) here = lent.target();
   if (here >= 0) {
-    // Called on one of this model's stream threads (from a callback): run here, a queued job could wait forever.
     {
       std::lock_guard<std::mutex> lock(r.mu);
       CELER_CHECK(r.status == detail::InferRequestImpl::Status::kIdle, kInvalidArgument,

@@ -10,12 +10,17 @@
 
 namespace celer {
 
-struct StreamPool::Shared {
+struct StreamPoolShared {
   std::mutex mu;
   std::condition_variable cv;
-  std::deque<std::pair<uint64_t, Job>> queue;
+  std::deque<std::pair<uint64_t, StreamPool::Job>> queue;
   uint64_t next_id = 1;
   bool stop = false;
+  int streams = 0;         // stream threads
+  int running = 0;         // jobs running on stream threads plus borrowed streams; at most `streams`
+  int lend_target = -1;    // the target a borrowed stream runs (-1: streams are not lent, see StreamPool::borrow)
+  int lend_threads = 1;
+  bool can_run() const { return !queue.empty() && running < streams; }
 };
 
 namespace {
@@ -38,6 +43,11 @@ void pin_current_thread(const std::vector<int>& cpus) {
 }  // namespace
 
 StreamPool::StreamPool(const std::vector<StreamSpec>& streams) : shared_(std::make_shared<Shared>()) {
+  shared_->streams = static_cast<int>(streams.size());
+  bool lend = !streams.empty();
+  for (const StreamSpec& s : streams)
+    lend = lend && s.threads == 1 && s.cpus.empty() && s.target == streams.front().target;
+  if (lend) shared_->lend_target = streams.front().target;
   threads_.reserve(streams.size());
   for (const StreamSpec& s : streams) threads_.emplace_back(stream_main, shared_, s);
 }
@@ -73,10 +83,11 @@ void StreamPool::stream_main(std::shared_ptr<Shared> shared, StreamSpec spec) {
     Job job;
     {
       std::unique_lock<std::mutex> lock(shared->mu);
-      shared->cv.wait(lock, [&] { return shared->stop || !shared->queue.empty(); });
+      shared->cv.wait(lock, [&] { return shared->stop || shared->can_run(); });
       if (shared->stop) break;
       job = std::move(shared->queue.front().second);
       shared->queue.pop_front();
+      ++shared->running;
     }
     try {
       job(spec.target);
@@ -84,9 +95,38 @@ void StreamPool::stream_main(std::shared_ptr<Shared> shared, StreamSpec spec) {
     }
     // Dropping the job may drop the last reference to the pool's owner (see ~StreamPool); `shared` stays valid.
     job = nullptr;
+    std::lock_guard<std::mutex> lock(shared->mu);
+    --shared->running;
   }
   tls_pool = nullptr;
   tls_target = -1;
+}
+
+StreamPool::Borrowed StreamPool::borrow() {
+  Borrowed b;
+  if (shared_->lend_target < 0) return b;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    if (shared_->stop || !shared_->queue.empty() || shared_->running >= shared_->streams) return b;
+    ++shared_->running;
+  }
+  b.shared_ = shared_;
+  b.target_ = shared_->lend_target;
+  b.omp_prev_ = omp_get_max_threads();
+  omp_set_num_threads(shared_->lend_threads);
+  return b;
+}
+
+StreamPool::Borrowed::~Borrowed() {
+  if (!shared_) return;
+  omp_set_num_threads(omp_prev_);
+  bool queued;
+  {
+    std::lock_guard<std::mutex> lock(shared_->mu);
+    --shared_->running;
+    queued = !shared_->queue.empty();
+  }
+  if (queued) shared_->cv.notify_one();  // a stream may take the job queued meanwhile
 }
 
 uint64_t StreamPool::submit(Job job) {

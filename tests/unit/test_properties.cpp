@@ -7,7 +7,10 @@
 #include <filesystem>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <future>
+#include <thread>
 
 #include "onnx_builder.hpp"
 #include "runtime/cpu_resources.hpp"
@@ -360,6 +363,60 @@ TEST(Streams, PinnedStreamGivesEachOpenMpThreadItsOwnCpu) {
   });
   const std::vector<int> where = seen.get_future().get();
   EXPECT_EQ(where, (std::vector<int>{cpus[0], cpus[1]}));
+}
+
+TEST(Streams, OneThreadStreamsAreLentToSynchronousCallers) {
+  StreamPool pool({StreamSpec{0, 1, {}}});
+  const int before = omp_get_max_threads();
+  std::atomic<bool> ran{false};
+  {
+    StreamPool::Borrowed lent = pool.borrow();
+    ASSERT_TRUE(lent);
+    EXPECT_EQ(lent.target(), 0);
+    EXPECT_EQ(omp_get_max_threads(), 1);  // the stream's thread count while the caller runs its job
+    // The pool's only stream is lent: nothing more runs, and there is nothing more to lend.
+    EXPECT_FALSE(pool.borrow());
+    pool.submit([&](int) { ran = true; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    EXPECT_FALSE(ran.load());
+  }
+  EXPECT_EQ(omp_get_max_threads(), before);
+  // Returned: the queued job runs, and while it waits in the queue no stream is lent (no overtaking).
+  for (int i = 0; i < 500 && !ran.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_TRUE(ran.load());
+}
+
+TEST(Streams, StreamsOfSeveralThreadsOrPinnedAreNotLent) {
+  EXPECT_FALSE(StreamPool({StreamSpec{0, 2, {}}}).borrow());
+  EXPECT_FALSE(StreamPool({StreamSpec{0, 1, {0}}}).borrow());
+  EXPECT_FALSE(StreamPool({StreamSpec{0, 1, {}}, StreamSpec{1, 1, {}}}).borrow());  // MULTI: two targets
+  StreamPool two({StreamSpec{0, 1, {}}, StreamSpec{0, 1, {}}});
+  StreamPool::Borrowed a = two.borrow(), b = two.borrow();
+  EXPECT_TRUE(a);
+  EXPECT_TRUE(b);
+  EXPECT_FALSE(two.borrow());
+}
+
+TEST(Streams, BusyStreamsAreNotLent) {
+  StreamPool pool({StreamSpec{0, 1, {}}});
+  std::promise<void> started, release;
+  std::shared_future<void> go = release.get_future().share();
+  pool.submit([&](int) {
+    started.set_value();
+    go.wait();
+  });
+  started.get_future().wait();
+  EXPECT_FALSE(pool.borrow());  // its one stream runs a job
+  release.set_value();
+  for (int i = 0; i < 500; ++i) {
+    StreamPool::Borrowed b = pool.borrow();
+    if (b) {
+      EXPECT_EQ(b.target(), 0);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ADD_FAILURE() << "the stream was never lent after its job ended";
 }
 
 // ---- AUTO and MULTI
