@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <unordered_map>
 
 #include "ops/unary.hpp"
 
@@ -281,9 +282,68 @@ memory wrap(const Tensor& t, const memory::desc& md) { return memory(md, engine(
 
 memory temp(const memory::desc& md, Slot slot) { return memory(md, engine(), scratch(slot, md.get_size())); }
 
-void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, std::unordered_map<int, memory>& args) {
+void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, ExecArgs& args) {
   for (size_t i = 0; i < post.slots.size(); ++i)
-    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(post.slots[i]) | DNNL_ARG_SRC_1] = wrap(ctx.input(post.inputs[i]), post.mds[i]);
+    args.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(post.slots[i]) | DNNL_ARG_SRC_1, ctx.input(post.inputs[i]), post.mds[i]);
+}
+
+namespace {
+// The calling thread's memory objects by (owner, argument). A stale entry (its owner freed and another allocated at
+// the same address) is harmless: the descriptor is compared on every use and the object re-created when it differs.
+struct BoundMemories {
+  struct Key {
+    const void* owner;
+    int arg;
+    bool operator==(const Key& o) const { return owner == o.owner && arg == o.arg; }
+  };
+  struct Hash {
+    size_t operator()(const Key& k) const {
+      return std::hash<const void*>()(k.owner) * 31u + std::hash<int>()(k.arg);
+    }
+  };
+  struct Bound {
+    memory mem;
+    memory::desc md;
+  };
+  static constexpr size_t kMaxEntries = 8192;  // a thread that outlives many compiled models starts over
+  std::unordered_map<Key, Bound, Hash> map;
+
+  memory& bind(const void* owner, int arg, const memory::desc& md, void* data) {
+    if (map.size() >= kMaxEntries) map.clear();
+    Bound& b = map[Key{owner, arg}];
+    if (!b.mem || b.md != md) {
+      b.mem = memory(md, engine(), data);
+      b.md = md;
+    } else {
+      b.mem.set_data_handle(data, stream());
+    }
+    return b.mem;
+  }
+};
+}  // namespace
+
+void ExecArgs::add(int arg, const memory::desc& md, const void* data) {
+  thread_local BoundMemories bound;
+  add(arg, bound.bind(owner_, arg, md, const_cast<void*>(data)));
+}
+
+void ExecArgs::add(int arg, const memory& m) {
+  if (n_ == kInline) more_.assign(args_, args_ + kInline);
+  if (n_ >= kInline)
+    more_.push_back(dnnl_exec_arg_t{arg, m.get()});
+  else
+    args_[n_] = dnnl_exec_arg_t{arg, m.get()};
+  ++n_;
+}
+
+void ExecArgs::add_scratchpad(const memory::desc& md) {
+  add(DNNL_ARG_SCRATCHPAD, md, scratch(Slot::kScratchpad, md.get_size()));
+}
+
+void ExecArgs::execute(const dnnl::primitive& prim) {
+  dnnl::stream& s = stream();
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), s.get(), n_, n_ > kInline ? more_.data() : args_), "could not execute a primitive");
+  s.wait();
 }
 
 void append_key(std::vector<int64_t>& key, const Dims& dims) {

@@ -53,19 +53,17 @@ class ConcatKernel final : public Kernel {
 
   void run(KernelContext& ctx) const override {
     ThreadScope ts(threads_);
-    std::unordered_map<int, memory> args;
+    ExecArgs args(this);
     for (size_t i = 0; i < srcs_.size(); ++i) {
       const Tensor& x = ctx.input(i);
       CELER_CHECK(x.byte_size() == srcs_[i].get_size(), kInternal, "Concat input ", i, " has shape ",
                   dims_to_string(x.dims()), " at run time");
-      args[DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i)] = wrap(x, srcs_[i]);
+      args.add(DNNL_ARG_MULTIPLE_SRC + static_cast<int>(i), x, srcs_[i]);
     }
     Tensor& y = ctx.output(0);
-    args[DNNL_ARG_DST] = wrap(y, dst_);
-    args[DNNL_ARG_SCRATCHPAD] = temp(scratchpad_, Slot::kScratchpad);
-    dnnl::stream& s = stream();
-    prim_.execute(s, args);
-    s.wait();
+    args.add(DNNL_ARG_DST, y, dst_);
+    args.add_scratchpad(scratchpad_);
+    args.execute(prim_);
   }
 
  private:

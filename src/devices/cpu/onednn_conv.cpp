@@ -135,7 +135,7 @@ class ConvKernel final : public Kernel {
     std::vector<Dims> dims(node_.num_explicit_inputs);
     for (size_t i = 0; i < dims.size(); ++i)
       if (node_.inputs[i]) dims[i] = node_.inputs[i]->type.shape.to_dims();
-    static_key_ = key_of(dims);
+    static_dims_ = dims;
     ThreadScope ts(threads_);
     static_entry_ = make(dims, node_.outputs[0]->type.shape.to_dims(), query_only);
     store_ = nullptr;  // only while the kernel is created
@@ -162,14 +162,23 @@ class ConvKernel final : public Kernel {
     return Layout::kPlain;
   }
 
+  // Whether the inputs have the shapes the static entry was made for (checked without allocating).
+  bool static_shapes(const KernelContext& ctx) const {
+    for (size_t i = 0; i < static_dims_.size(); ++i) {
+      if (i == 1 && w_const_) continue;
+      if (ctx.has_input(i) ? ctx.input(i).dims() != static_dims_[i] : !static_dims_[i].empty()) return false;
+    }
+    return true;
+  }
+
   void run(KernelContext& ctx) const override {
-    std::vector<Dims> dims(node_.num_explicit_inputs);
-    for (size_t i = 0; i < dims.size(); ++i)
-      if (ctx.has_input(i)) dims[i] = ctx.input(i).dims();
-    const std::vector<int64_t> key = key_of(dims);
     ThreadScope ts(threads_);
     std::shared_ptr<const ConvEntry> e = static_entry_;
-    if (!e || key != static_key_) {
+    if (!e || !static_shapes(ctx)) {
+      std::vector<Dims> dims(node_.num_explicit_inputs);
+      for (size_t i = 0; i < dims.size(); ++i)
+        if (ctx.has_input(i)) dims[i] = ctx.input(i).dims();
+      const std::vector<int64_t> key = key_of(dims);
       CELER_CHECK(!w_const_ || wconst_, kInternal, "shapes changed after the constant weights were released");
       const ValueType* t = ctx.inferred_type(0);
       CELER_CHECK(t && t->shape.is_static(), kInternal, "output shape unknown at run time");
@@ -184,36 +193,40 @@ class ConvKernel final : public Kernel {
     }
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
-    dnnl::stream& s = stream();
-    memory src = wrap(ctx.input(0), e->src_user);
+    ExecArgs args(e.get());
+    memory src, dst, wei;  // layout conversions around the primitive, when it wants other layouts than ours
     if (e->src != e->src_user) {
-      memory t = temp(e->src, Slot::kSrc);
-      reorder(src, t);
-      src = t;
+      src = temp(e->src, Slot::kSrc);
+      reorder(wrap(ctx.input(0), e->src_user), src);
+      args.add(DNNL_ARG_SRC, src);
+    } else {
+      args.add(DNNL_ARG_SRC, ctx.input(0), e->src);
     }
-    memory dst_user = wrap(y, e->dst_user);
-    memory dst = e->dst != e->dst_user ? temp(e->dst, Slot::kDst) : dst_user;
-    memory wei = e->packed;
-    if (!wei) {
-      wei = wrap(ctx.input(1), e->wei_user);
-      if (e->wei != e->wei_user) {
-        memory t = temp(e->wei, Slot::kWeights);
-        reorder(wei, t);
-        wei = t;
-      }
+    if (e->packed) {
+      args.add(DNNL_ARG_WEIGHTS, e->packed);
+    } else if (e->wei != e->wei_user) {
+      wei = temp(e->wei, Slot::kWeights);
+      reorder(wrap(ctx.input(1), e->wei_user), wei);
+      args.add(DNNL_ARG_WEIGHTS, wei);
+    } else {
+      args.add(DNNL_ARG_WEIGHTS, ctx.input(1), e->wei);
     }
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst}};
-    if (ctx.has_input(2)) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), e->bias);
-    args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
+    if (e->dst != e->dst_user) {
+      dst = temp(e->dst, Slot::kDst);
+      args.add(DNNL_ARG_DST, dst);
+    } else {
+      args.add(DNNL_ARG_DST, y, e->dst);
+    }
+    if (ctx.has_input(2)) args.add(DNNL_ARG_BIAS, ctx.input(2), e->bias);
+    args.add_scratchpad(e->scratchpad);
     add_post_op_args(e->post, ctx, args);
-    e->prim.execute(s, args);
-    s.wait();
-    if (dst != dst_user) reorder(dst, dst_user);
+    args.execute(e->prim);
+    if (dst) reorder(dst, wrap(y, e->dst_user));
     // Post-ops oneDNN did not take. In a blocked layout only those that are elementwise in any layout may be left
     // (the layout pass blocks nodes whose post-ops all map, so this is a safety net).
     for (const PostOp& p : e->post.tail)
       CELER_CHECK(out_layout_ == Layout::kPlain || p.kind == PostOp::Kind::kUnary ||
-                      (layouts_[p.input] == out_layout_ && dims[p.input] == y.dims()),
+                      (layouts_[p.input] == out_layout_ && ctx.input(p.input).dims() == y.dims()),
                   kInternal, "post-op ", post_ops_to_string({p}), " left after oneDNN in layout ",
                   layout_name(out_layout_));
     for (const PostOp& p : e->post.tail)
@@ -374,7 +387,7 @@ class ConvKernel final : public Kernel {
   Layout out_layout_ = Layout::kPlain;
   ElementType out_elem_ = ElementType::kF32;
   ElementType compute_ = ElementType::kF32;  // of the primitive's activations and weights
-  std::vector<int64_t> static_key_;
+  std::vector<Dims> static_dims_;  // the inputs' dims static_entry_ was made for
   std::shared_ptr<const ConvEntry> static_entry_;
   ShapeCache<ConvEntry> cache_;
 };

@@ -223,22 +223,19 @@ void* operand_scratch(size_t i, size_t bytes) {
 }
 }  // namespace
 
-void add_operands(const std::vector<BinaryOperand>& ops, const KernelContext& ctx,
-                  std::unordered_map<int, memory>& args) {
+void add_operands(const std::vector<BinaryOperand>& ops, const KernelContext& ctx, ExecArgs& args) {
   for (size_t i = 0; i < ops.size(); ++i) {
     const BinaryOperand& b = ops[i];
+    const int arg = DNNL_ARG_ATTR_MULTIPLE_POST_OP(b.slot) | DNNL_ARG_SRC_1;
     if (b.constant) {
-      args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(b.slot) | DNNL_ARG_SRC_1] =
-          memory(b.md, engine(), const_cast<float*>(&b.value));
-      continue;
+      args.add(arg, b.md, &b.value);
+    } else if (b.md != b.user) {
+      void* t = operand_scratch(i, b.md.get_size());
+      reorder(wrap(ctx.input(b.input), b.user), memory(b.md, engine(), t));
+      args.add(arg, b.md, t);
+    } else {
+      args.add(arg, ctx.input(b.input), b.md);
     }
-    memory m = wrap(ctx.input(b.input), b.user);
-    if (b.md != b.user) {
-      memory t(b.md, engine(), operand_scratch(i, b.md.get_size()));
-      reorder(m, t);
-      m = t;
-    }
-    args[DNNL_ARG_ATTR_MULTIPLE_POST_OP(b.slot) | DNNL_ARG_SRC_1] = m;
   }
 }
 

@@ -60,7 +60,7 @@ std::vector<Dims> static_input_dims(const Node& node);
 std::vector<Dims> input_dims(const KernelContext& ctx);
 // Adds the binary operands to a primitive's arguments (reordered into per-thread scratch when their layout differs).
 void add_operands(const std::vector<BinaryOperand>& ops, const KernelContext& ctx,
-                  std::unordered_map<int, memory>& args);
+                  ExecArgs& args);
 
 }  // namespace int8
 }  // namespace celer::onednn

@@ -103,7 +103,7 @@ class MatMulKernel final : public Kernel {
     std::vector<Dims> dims(node_.num_explicit_inputs);
     for (size_t i = 0; i < dims.size(); ++i)
       if (node_.inputs[i]) dims[i] = node_.inputs[i]->type.shape.to_dims();
-    static_key_ = key_of(dims);
+    static_dims_ = dims;
     ThreadScope ts(threads_);
     static_entry_ = make(dims);
     store_ = nullptr;  // only while the kernel is created
@@ -120,16 +120,24 @@ class MatMulKernel final : public Kernel {
     return gemm_ ? "onednn:gemm" : "onednn:matmul";
   }
 
+  // Whether the inputs have the shapes the static entry was made for (checked without allocating).
+  bool static_shapes(const KernelContext& ctx) const {
+    for (size_t i = 0; i < static_dims_.size(); ++i) {
+      if (i == 1 && b_const_) continue;
+      if (ctx.has_input(i) ? ctx.input(i).dims() != static_dims_[i] : !static_dims_[i].empty()) return false;
+    }
+    return true;
+  }
+
   void run(KernelContext& ctx) const override {
-    std::vector<Dims> dims(node_.num_explicit_inputs);
-    for (size_t i = 0; i < dims.size(); ++i)
-      if (ctx.has_input(i)) dims[i] = ctx.input(i).dims();
-    const std::vector<int64_t> key = key_of(dims);
     ThreadScope ts(threads_);
     std::shared_ptr<const MatMulEntry> e = static_entry_;
-    if (!e || key != static_key_) {
+    if (!e || !static_shapes(ctx)) {
+      std::vector<Dims> dims(node_.num_explicit_inputs);
+      for (size_t i = 0; i < dims.size(); ++i)
+        if (ctx.has_input(i)) dims[i] = ctx.input(i).dims();
       CELER_CHECK(!b_const_ || bconst_, kInternal, "shapes changed after the constant B was released");
-      e = cache_.get(key, [&] { return make(dims); });
+      e = cache_.get(key_of(dims), [&] { return make(dims); });
     }
     if (!e) {
       node_.op->run(ctx);
@@ -143,28 +151,29 @@ class MatMulKernel final : public Kernel {
       return;
     }
     if (has_c && !e->c_as_bias) fill_c(ctx.input(2), y);
-    memory b = e->packed;
-    if (!b) {
-      b = wrap(ctx.input(1), e->b_user);
-      if (e->b != e->b_user) {
-        memory t = temp(e->b, Slot::kWeights);
-        reorder(b, t);
-        b = t;
-      }
+    ExecArgs args(e.get());
+    memory a, b;  // layout conversions before the primitive, when it wants other layouts than ours
+    if (e->packed) {
+      args.add(DNNL_ARG_WEIGHTS, e->packed);
+    } else if (e->b != e->b_user) {
+      b = temp(e->b, Slot::kWeights);
+      reorder(wrap(ctx.input(1), e->b_user), b);
+      args.add(DNNL_ARG_WEIGHTS, b);
+    } else {
+      args.add(DNNL_ARG_WEIGHTS, ctx.input(1), e->b);
     }
-    memory a = wrap(ctx.input(0), e->a_user);
     if (e->a != e->a_user) {
-      memory t = temp(e->a, Slot::kSrc);
-      reorder(a, t);
-      a = t;
+      a = temp(e->a, Slot::kSrc);
+      reorder(wrap(ctx.input(0), e->a_user), a);
+      args.add(DNNL_ARG_SRC, a);
+    } else {
+      args.add(DNNL_ARG_SRC, ctx.input(0), e->a);
     }
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, wrap(y, e->c)}};
-    if (has_c && e->c_as_bias) args[DNNL_ARG_BIAS] = wrap(ctx.input(2), e->bias);
-    args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
+    args.add(DNNL_ARG_DST, y, e->c);
+    if (has_c && e->c_as_bias) args.add(DNNL_ARG_BIAS, ctx.input(2), e->bias);
+    args.add_scratchpad(e->scratchpad);
     add_post_op_args(e->post, ctx, args);
-    dnnl::stream& s = stream();
-    e->prim.execute(s, args);
-    s.wait();
+    args.execute(e->prim);
     apply_post_ops(e->post.tail, ctx, y);
   }
 
@@ -375,7 +384,7 @@ class MatMulKernel final : public Kernel {
   PackedWeights* store_ = nullptr;        // CompileOptions::packed while the kernel is created
   bool b_const_ = false;                  // B is a constant
   std::shared_ptr<const Tensor> bconst_;  // it, until packed for static shapes
-  std::vector<int64_t> static_key_;
+  std::vector<Dims> static_dims_;  // the inputs' dims static_entry_ was made for
   std::shared_ptr<const MatMulEntry> static_entry_;
   ShapeCache<MatMulEntry> cache_;
 };

@@ -52,12 +52,11 @@ class PoolKernel final : public Kernel {
     }
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, wrap(x, e->src)},
-                                         {DNNL_ARG_DST, wrap(y, e->dst)},
-                                         {DNNL_ARG_SCRATCHPAD, temp(e->scratchpad, Slot::kScratchpad)}};
-    dnnl::stream& s = stream();
-    e->prim.execute(s, args);
-    s.wait();
+    ExecArgs args(e.get());
+    args.add(DNNL_ARG_SRC, x, e->src);
+    args.add(DNNL_ARG_DST, y, e->dst);
+    args.add_scratchpad(e->scratchpad);
+    args.execute(e->prim);
   }
 
  private:

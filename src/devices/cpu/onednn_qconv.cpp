@@ -93,26 +93,31 @@ class QConvKernel final : public Kernel {
     }
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
-    dnnl::stream& s = stream();
-    memory src = wrap(ctx.input(0), e->src_user);
+    ExecArgs args(e.get());
+    memory src, dst;  // layout conversions around the primitive, when it wants other layouts than ours
     if (e->src != e->src_user) {
-      memory t = temp(e->src, Slot::kSrc);
-      reorder(src, t);
-      src = t;
+      src = temp(e->src, Slot::kSrc);
+      reorder(wrap(ctx.input(0), e->src_user), src);
+      args.add(DNNL_ARG_SRC, src);
+    } else {
+      args.add(DNNL_ARG_SRC, ctx.input(0), e->src);
     }
-    memory dst_user = wrap(y, e->dst_user);
-    memory dst = e->dst != e->dst_user ? temp(e->dst, Slot::kDst) : dst_user;
-    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e->packed}, {DNNL_ARG_DST, dst}};
-    if (bias_const_) args[DNNL_ARG_BIAS] = wrap(*bias_const_, bias_);
-    args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
+    args.add(DNNL_ARG_WEIGHTS, e->packed);
+    if (e->dst != e->dst_user) {
+      dst = temp(e->dst, Slot::kDst);
+      args.add(DNNL_ARG_DST, dst);
+    } else {
+      args.add(DNNL_ARG_DST, y, e->dst);
+    }
+    if (bias_const_) args.add(DNNL_ARG_BIAS, *bias_const_, bias_);
+    args.add_scratchpad(e->scratchpad);
     int32_t zs = sc_.x_zero, zd = sc_.y_zero;
     const memory::desc zmd({1}, memory::data_type::s32, Tag::a);
-    if (zs != 0) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = memory(zmd, engine(), &zs);
-    if (zd != 0) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = memory(zmd, engine(), &zd);
+    if (zs != 0) args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zmd, &zs);
+    if (zd != 0) args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zmd, &zd);
     int8::add_operands(e->binary, ctx, args);
-    e->prim.execute(s, args);
-    s.wait();
-    if (dst != dst_user) reorder(dst, dst_user);
+    args.execute(e->prim);
+    if (dst) reorder(dst, wrap(y, e->dst_user));
   }
 
  private:

@@ -92,11 +92,12 @@ class QMatMulKernel final : public Kernel {
     }
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
-    dnnl::stream& s = stream();
-    std::unordered_map<int, memory> args{
-        {DNNL_ARG_SRC, wrap(ctx.input(0), e->a)}, {DNNL_ARG_WEIGHTS, e->packed}, {DNNL_ARG_DST, wrap(y, e->y)}};
-    if (bias_const_) args[DNNL_ARG_BIAS] = wrap(*bias_const_, e->bias);
-    args[DNNL_ARG_SCRATCHPAD] = temp(e->scratchpad, Slot::kScratchpad);
+    ExecArgs args(e.get());
+    args.add(DNNL_ARG_SRC, ctx.input(0), e->a);
+    args.add(DNNL_ARG_WEIGHTS, e->packed);
+    args.add(DNNL_ARG_DST, y, e->y);
+    if (bias_const_) args.add(DNNL_ARG_BIAS, *bias_const_, e->bias);
+    args.add_scratchpad(e->scratchpad);
     int32_t zs = sc_.x_zero, zd = sc_.y_zero;
     const memory::desc zmd({1}, memory::data_type::s32, Tag::a);
     thread_local std::vector<float> scales;
@@ -107,16 +108,15 @@ class QMatMulKernel final : public Kernel {
       zs = int32_t(ctx.input(2).value_as_int(0));
       scales.resize(w_scales_.size());
       for (size_t i = 0; i < scales.size(); ++i) scales[i] = xs * w_scales_[i] / unit0_;
-      args[DNNL_ARG_ATTR_OUTPUT_SCALES] =
-          memory(memory::desc({int64_t(scales.size())}, memory::data_type::f32, Tag::a), engine(), scales.data());
-      args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = memory(zmd, engine(), &zs);
+      args.add(DNNL_ARG_ATTR_OUTPUT_SCALES,
+               memory::desc({int64_t(scales.size())}, memory::data_type::f32, Tag::a), scales.data());
+      args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zmd, &zs);
     } else if (zs != 0) {
-      args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC] = memory(zmd, engine(), &zs);
+      args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_SRC, zmd, &zs);
     }
-    if (zd != 0) args[DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST] = memory(zmd, engine(), &zd);
+    if (zd != 0) args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zmd, &zd);
     int8::add_operands(e->binary, ctx, args);
-    e->prim.execute(s, args);
-    s.wait();
+    args.execute(e->prim);
   }
 
  private:

@@ -83,9 +83,10 @@ class ReorderKernel final : public Kernel {
     });
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
-    dnnl::stream& s = stream();
-    e->prim.execute(s, {{DNNL_ARG_FROM, wrap(x, e->src)}, {DNNL_ARG_TO, wrap(y, e->dst)}});
-    s.wait();
+    ExecArgs args(e.get());
+    args.add(DNNL_ARG_FROM, x, e->src);
+    args.add(DNNL_ARG_TO, y, e->dst);
+    args.execute(e->prim);
   }
 
  private:
