@@ -1,4 +1,5 @@
-// Cleanup rules (run on every device that runs passes, fusion on or off): Identity and inference-mode Dropout removal,
+// Cleanup rules (run on every device that runs passes, fusion on or off): Identity, inference-mode Dropout and
+// zero Pad removal,
 // common subexpression elimination, Transpose/Reshape pairs and no-op layout changes (Transposes of size-1 axes
 // become Reshapes).
 #include "ops/cast.hpp"
@@ -48,6 +49,17 @@ bool remove_dropout(Rewriter& rw, Node& n) {
     const Value* t = n.inputs[2];
     if (!t->constant || t->constant->size() != 1 || t->constant->value_as_double(0) != 0) return false;
   }
+  return bypass(rw, n);
+}
+
+// Pad by zero everywhere is the identity, whatever its mode (PyTorch exports one before DenseNet's average pools).
+bool remove_zero_pad(Rewriter& rw, Node& n) {
+  if (n.op->kind() != OpKind::kPad || n.num_explicit_inputs < 2 || !n.inputs[0] || !n.inputs[1] ||
+      !n.inputs[1]->constant || !n.outputs[0] || n.inputs[0]->type.kind != ValueKind::kTensor ||
+      n.inputs[0]->type.elem != n.outputs[0]->type.elem)
+    return false;
+  for (int64_t p : n.inputs[1]->constant->to_int_vector())
+    if (p != 0) return false;
   return bypass(rw, n);
 }
 
@@ -189,6 +201,7 @@ bool merge_reshapes(Rewriter& rw, Node& n) {
 void add_cleanup_rules(std::vector<Rule>& rules) {
   rules.push_back({"remove_identity", remove_identity});
   rules.push_back({"remove_dropout", remove_dropout});
+  rules.push_back({"remove_zero_pad", remove_zero_pad});
   rules.push_back({"merge_transposes", merge_transposes});
   rules.push_back({"transpose_to_reshape", transpose_to_reshape});
   rules.push_back({"merge_reshapes", merge_reshapes});

@@ -555,31 +555,54 @@ TEST(CpuOnednnLayout, ReorderReference) {
   expect_close(run_on(back, "REF")[0].tensor, m.feeds[0], "round trip");
 }
 
-// A channel Concat between convolutions stays in the chain's layout (oneDNN concat), for every layout.
+// A channel Concat between convolutions stays in the chain's layout, for every layout: slab copies (cpu:concat) in a
+// channel-blocked layout when every input's channels fill whole blocks, oneDNN's concat otherwise.
 TEST(CpuOnednnLayout, ChannelConcat) {
-  celer::test::OnnxBuilder b(13);
-  b.input("x", onnx::TensorProto::FLOAT, {1, 16, 9, 10});
-  auto weights = [&](const std::string& name, Dims d) {
-    Tensor t = random_tensor(d, uint32_t(d[0] * 31 + d[1]));
-    b.initializer(name, std::vector<float>(t.data<float>(), t.data<float>() + t.size()), d);
-  };
-  weights("wa", {16, 16, 3, 3});
-  weights("wb", {32, 16, 1, 1});
-  weights("wc", {16, 48, 1, 1});
-  auto& ca = b.node("Conv", {"x", "wa"}, {"a"});
-  celer::test::OnnxBuilder::attr(ca, "pads", std::vector<int64_t>{1, 1, 1, 1});
-  b.node("Conv", {"x", "wb"}, {"b"});
-  auto& cat = b.node("Concat", {"a", "b"}, {"ab"});
-  celer::test::OnnxBuilder::attr(cat, "axis", int64_t{1});
-  b.node("Relu", {"ab"}, {"r"});
-  b.node("Conv", {"r", "wc"}, {"y"});
-  b.output("y");
-  Tensor x = random_tensor({1, 16, 9, 10}, 5);
-  const Tensor want = b.run("REF", {x})[0];
-  for (const char* layout : {"", "nhwc", "nCx8c", "nCx16c", "plain"}) {
-    if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
-    expect_close(b.run("CPU", {x})[0], want, std::string("layout ") + layout);
-    unsetenv("CELER_CPU_LAYOUT");
+  for (int64_t cb : {32, 24}) {
+    for (int64_t batch : {1, 2}) {
+      celer::test::OnnxBuilder b(13);
+      b.input("x", onnx::TensorProto::FLOAT, {batch, 16, 9, 10});
+      auto weights = [&](const std::string& name, Dims d) {
+        Tensor t = random_tensor(d, uint32_t(d[0] * 31 + d[1]));
+        b.initializer(name, std::vector<float>(t.data<float>(), t.data<float>() + t.size()), d);
+      };
+      weights("wa", {16, 16, 3, 3});
+      weights("wb", {cb, 16, 1, 1});
+      weights("wc", {16, 16 + cb, 1, 1});
+      auto& ca = b.node("Conv", {"x", "wa"}, {"a"});
+      celer::test::OnnxBuilder::attr(ca, "pads", std::vector<int64_t>{1, 1, 1, 1});
+      b.node("Conv", {"x", "wb"}, {"b"});
+      auto& cat = b.node("Concat", {"a", "b"}, {"ab"});
+      cat.set_name("cat");
+      celer::test::OnnxBuilder::attr(cat, "axis", int64_t{1});
+      b.node("Relu", {"ab"}, {"r"});
+      b.node("Conv", {"r", "wc"}, {"y"});
+      b.output("y");
+      Tensor x = random_tensor({batch, 16, 9, 10}, 5);
+      const Tensor want = b.run("REF", {x})[0];
+      for (const char* layout : {"", "nhwc", "nCx8c", "nCx16c", "plain"}) {
+        const std::string what = "layout " + std::string(layout) + ", " + std::to_string(cb) + " channels, batch " +
+                                 std::to_string(batch);
+        if (*layout) setenv("CELER_CPU_LAYOUT", layout, 1);
+        CompiledModel cm = Core().compile_model(b.read(), "CPU");
+        InferRequest r = cm.create_infer_request();
+        r.enable_profiling();
+        r.set_input_tensor(0, x);
+        r.infer();
+        expect_close(r.get_output_tensor(0), want, what);
+        std::string kernel;
+        for (const NodeProfile& p : r.profile())
+          if (p.name == "cat") kernel = p.kernel;
+        const std::string l = layout;
+        if ((l == "nCx8c" && cb % 8 == 0) || (l == "nCx16c" && cb % 16 == 0))
+          EXPECT_EQ(kernel, "cpu:concat") << what;
+        else if (l == "nhwc")
+          EXPECT_EQ(kernel, "onednn:concat") << what;
+        else if (!l.empty())
+          EXPECT_NE(kernel, "cpu:concat") << what;
+        unsetenv("CELER_CPU_LAYOUT");
+      }
+    }
   }
 }
 

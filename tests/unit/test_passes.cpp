@@ -113,6 +113,23 @@ TEST(Passes, IdentityDropoutAndCommonSubexpressions) {
   EXPECT_LE(r.nodes_fused, 2u) << ops_of(r);
 }
 
+TEST(Passes, ZeroPadIsRemoved) {
+  for (const char* mode : {"constant", "reflect", "edge"}) {
+    OnnxBuilder b(13);
+    b.input("x", FLOAT::value, {1, 3, 4, 4});
+    b.initializer_i64("zero", std::vector<int64_t>(8, 0), {8});
+    b.initializer_i64("one", std::vector<int64_t>{0, 0, 1, 0, 0, 0, 0, 1}, {8});
+    auto& z = b.node("Pad", {"x", "zero"}, {"p"});
+    OnnxBuilder::attr(z, "mode", std::string(mode));
+    b.node("Relu", {"p"}, {"r"});
+    auto& o = b.node("Pad", {"r", "one"}, {"y"});  // a real pad stays
+    OnnxBuilder::attr(o, "mode", std::string(mode));
+    b.output("y");
+    Result r = check(b, {random_tensor({1, 3, 4, 4}, 3)});
+    EXPECT_EQ(r.nodes_unfused, 2u) << mode << ": " << ops_of(r);  // Relu, Pad
+  }
+}
+
 TEST(Passes, IdentityProducingGraphOutputKeepsItsName) {
   OnnxBuilder b(13);
   b.input("x", FLOAT::value, {3});
