@@ -43,6 +43,9 @@ struct CompileOptions {
   int32_t inference_num_threads = 0;  // threads in all streams together (0: every CPU the process may use)
   bool enable_cpu_pinning = false;
   std::string cache_dir;  // where compiled models are cached ("" disables the cache)
+  // Threads creating the kernels of a graph (runtime/executor.cpp): 0 = one per CPU the process may use, at most 4
+  // (the environment variable CELER_COMPILE_THREADS overrides that default); 1 = the compiling thread alone.
+  int compile_threads = 0;
   // With the model cache: kernels record the weights they pack (cold compile) or find them there (warm start).
   std::shared_ptr<PackedWeights> packed;
 };

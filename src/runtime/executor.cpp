@@ -3,11 +3,16 @@
 #include <omp.h>
 #include <sys/mman.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
+#include <thread>
 
 #include "ir/infer.hpp"
+#include "runtime/cpu_resources.hpp"
 #include "runtime/memory_plan.hpp"
 
 namespace celer {
@@ -48,6 +53,97 @@ bool may_alias_input(OpKind k) {
   return k == OpKind::kIdentity || k == OpKind::kReshape || k == OpKind::kFlatten || k == OpKind::kSqueeze ||
          k == OpKind::kUnsqueeze || k == OpKind::kDropout || k == OpKind::kCast;
 }
+// Creates the kernels of a graph's nodes ahead of their use on worker threads: kernel creation (oneDNN code
+// generation, weight packing) is most of a compile and the nodes' kernels are independent. take(i) returns node i's
+// kernel (or rethrows the error its creation threw) once made; the executor takes them in order, so it can still
+// release each constant as soon as all its readers have their kernels. Workers stay at most kAhead nodes ahead of the
+// taker, so that no more than a few weights are held twice (original and packed) at once.
+class KernelMaker {
+ public:
+  static constexpr size_t kAhead = 4;
+
+  KernelMaker(const std::vector<std::unique_ptr<Node>>& nodes, const Device& device, const CompileOptions& options,
+              int threads)
+      : nodes_(nodes), device_(device), options_(options), made_(nodes.size()), errors_(nodes.size()),
+        done_(nodes.size(), 0) {
+    // The workers size oneDNN primitives like the compiling thread would.
+    const int omp_threads = omp_get_max_threads();
+    for (int t = 0; t < threads; ++t)
+      workers_.emplace_back([this, omp_threads] {
+        omp_set_num_threads(omp_threads);
+        work();
+      });
+  }
+  ~KernelMaker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    for (std::thread& t : workers_) t.join();
+  }
+  KernelMaker(const KernelMaker&) = delete;
+  KernelMaker& operator=(const KernelMaker&) = delete;
+
+  std::unique_ptr<Kernel> take(size_t i) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_[i] != 0; });
+    taken_ = i + 1;
+    cv_.notify_all();  // workers waiting to get further ahead
+    if (errors_[i]) std::rethrow_exception(errors_[i]);
+    return std::move(made_[i]);
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [&] { return stop_ || next_ >= nodes_.size() || next_ < taken_ + kAhead; });
+        if (stop_ || next_ >= nodes_.size()) return;
+        i = next_++;
+      }
+      std::unique_ptr<Kernel> k;
+      std::exception_ptr err;
+      try {
+        k = device_.create_kernel(*nodes_[i], options_);
+      } catch (...) {
+        err = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        made_[i] = std::move(k);
+        errors_[i] = err;
+        done_[i] = 1;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<std::unique_ptr<Node>>& nodes_;
+  const Device& device_;
+  const CompileOptions& options_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Kernel>> made_;
+  std::vector<std::exception_ptr> errors_;
+  std::vector<char> done_;
+  size_t next_ = 0, taken_ = 0;
+  bool stop_ = false;
+  std::vector<std::thread> workers_;
+};
+
+// Worker threads for a graph's kernels (CompileOptions::compile_threads); none for small graphs or subgraphs.
+int kernel_threads(size_t nodes, bool top_level, int requested) {
+  static const int env = [] {
+    const char* e = std::getenv("CELER_COMPILE_THREADS");
+    return e ? std::atoi(e) : 0;
+  }();
+  if (!top_level || nodes < 16) return 1;
+  if (requested > 0) return requested;
+  return env > 0 ? env : std::min(4, std::max(1, allowed_cpu_count()));
+}
 }  // namespace
 
 void Executor::build(const Device& device, const CompileOptions& options) {
@@ -75,6 +171,9 @@ void Executor::build(const Device& device, const CompileOptions& options) {
       if (i >= n->num_explicit_inputs || !n->op->subgraphs().empty()) needed[v] = true;
     }
   for (const Value* v : graph_.outputs) needed[v] = true;
+  const int threads = kernel_threads(graph_.nodes.size(), keep_ != nullptr, options.compile_threads);
+  std::unique_ptr<KernelMaker> maker;
+  if (threads > 1) maker = std::make_unique<KernelMaker>(graph_.nodes, device, options, threads);
   for (const auto& n : graph_.nodes) {
     Step step;
     step.node = n.get();
@@ -88,7 +187,7 @@ void Executor::build(const Device& device, const CompileOptions& options) {
     step.arena_offset.assign(n->outputs.size(), -1);
     step.arena_bytes.assign(n->outputs.size(), 0);
     step.arena_alias.assign(n->outputs.size(), false);
-    step.kernel = device.create_kernel(*n, options);
+    step.kernel = maker ? maker->take(steps_.size()) : device.create_kernel(*n, options);
     for (size_t i = 0; i < n->inputs.size(); ++i) {
       const Value* v = n->inputs[i];
       if (!v || !v->constant) continue;

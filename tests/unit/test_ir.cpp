@@ -5,7 +5,13 @@
 #include "ir/infer.hpp"
 #include "onnx_builder.hpp"
 #include "ops/op.hpp"
+#include "runtime/executor.hpp"
 #include "runtime/memory_plan.hpp"
+
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 
 using namespace celer;
 using celer::test::OnnxBuilder;
@@ -128,4 +134,81 @@ TEST(MemoryPlan, ArenaResultsMatchUnplanned) {
     results[planned].assign(y.data<float>(), y.data<float>() + y.size());
   }
   EXPECT_EQ(results[0], results[1]);
+}
+
+// ---- Kernels made on worker threads (Executor, CompileOptions::compile_threads)
+namespace {
+// A device whose kernels are the reference ones; creating one takes a millisecond (so that workers interleave),
+// records the creating thread, and throws for one named node.
+class SlowDevice final : public Device {
+ public:
+  explicit SlowDevice(std::string fail = "") : fail_(std::move(fail)) {}
+  std::string name() const override { return "SLOW"; }
+  std::unique_ptr<Kernel> create_kernel(const Node& node, const CompileOptions&) const override {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      threads_.insert(std::this_thread::get_id());
+    }
+    CELER_CHECK(node.name != fail_, kUnsupported, "no kernel for node '", node.name, "'");
+    return nullptr;
+  }
+  size_t threads() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return threads_.size();
+  }
+
+ private:
+  std::string fail_;
+  mutable std::mutex mu_;
+  mutable std::set<std::thread::id> threads_;
+};
+
+// x -> 40 x (Relu, Neg) alternating -> y.
+std::shared_ptr<Graph> chain_graph() {
+  OnnxBuilder b(13);
+  b.input("x", onnx::TensorProto::FLOAT, {3, 5});
+  std::string in = "x";
+  for (int i = 0; i < 40; ++i) {
+    const std::string out = i == 39 ? "y" : "v" + std::to_string(i);
+    b.node(i % 2 ? "Neg" : "Relu", {in}, {out}, "n" + std::to_string(i));
+    in = out;
+  }
+  b.output("y");
+  return b.read().graph_ptr();
+}
+}  // namespace
+
+TEST(Executor, KernelsMadeOnWorkerThreadsRunLikeSerialOnes) {
+  Tensor x(ElementType::kF32, {3, 5});
+  for (int i = 0; i < 15; ++i) x.data<float>()[i] = float(i - 7) * 0.5f;
+  std::vector<float> results[2];
+  for (int threads : {1, 3}) {
+    SlowDevice device;
+    CompileOptions o;
+    o.compile_threads = threads;
+    Executor e(chain_graph(), device, o);
+    if (threads > 1) EXPECT_GE(device.threads(), 2u);
+    else EXPECT_EQ(device.threads(), 1u);
+    const Tensor y = e.run({RtValue(x)})[0].tensor;
+    results[threads > 1].assign(y.data<float>(), y.data<float>() + y.size());
+  }
+  EXPECT_EQ(results[0], results[1]);
+}
+
+TEST(Executor, KernelErrorOnAWorkerThreadReachesTheCompile) {
+  for (int threads : {1, 3}) {
+    for (const char* bad : {"n0", "n21", "n39"}) {
+      SlowDevice device(bad);
+      CompileOptions o;
+      o.compile_threads = threads;
+      try {
+        Executor e(chain_graph(), device, o);
+        ADD_FAILURE() << "no error for " << bad;
+      } catch (const Error& err) {
+        EXPECT_NE(std::string(err.what()).find(std::string("no kernel for node '") + bad + "'"), std::string::npos)
+            << err.what();
+      }
+    }
+  }
 }
