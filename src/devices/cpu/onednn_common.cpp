@@ -280,7 +280,6 @@ memory packed_weights(const Node& node, PackedWeights* store, const memory::desc
 
 memory wrap(const Tensor& t, const memory::desc& md) { return memory(md, engine(), const_cast<void*>(t.raw())); }
 
-memory temp(const memory::desc& md, Slot slot) { return memory(md, engine(), scratch(slot, md.get_size())); }
 
 void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, ExecArgs& args) {
   for (size_t i = 0; i < post.slots.size(); ++i)
@@ -334,6 +333,13 @@ void ExecArgs::add(int arg, const memory& m) {
   else
     args_[n_] = dnnl_exec_arg_t{arg, m.get()};
   ++n_;
+}
+
+void ExecArgs::add_input(int arg, const Tensor& t, const memory::desc& user, const memory::desc& md, Slot slot) {
+  if (md == user) return add(arg, t, md);
+  void* buf = scratch(slot, md.get_size());
+  reorder(wrap(t, user), memory(md, engine(), buf));
+  add(arg, md, buf);
 }
 
 void ExecArgs::add_scratchpad(const memory::desc& md) {

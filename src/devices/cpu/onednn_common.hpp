@@ -123,8 +123,6 @@ memory packed_weights(const Node& node, PackedWeights* store, const memory::desc
 bool constant_weights(const Node& node, size_t i, const CompileOptions& options);
 // `t`'s data as a oneDNN memory (no copy).
 memory wrap(const Tensor& t, const memory::desc& md);
-// A memory of `md` in the calling thread's scratch slot.
-memory temp(const memory::desc& md, Slot slot);
 
 // The arguments of one primitive execution, gathered without allocating. A memory object that wraps a tensor or a
 // scratch buffer is kept per calling thread and per (owner, argument) and only gets the run's data handle:
@@ -140,6 +138,9 @@ class ExecArgs {
   void add(int arg, const Tensor& t, const memory::desc& md) { add(arg, md, t.raw()); }
   // Binds `arg` to a memory object the caller keeps alive until execute() returns.
   void add(int arg, const memory& m);
+  // Binds `arg` to input tensor t, laid out as `user`; when the primitive wants `md` instead, t is first reordered
+  // into the calling thread's scratch slot `slot`.
+  void add_input(int arg, const Tensor& t, const memory::desc& user, const memory::desc& md, Slot slot);
   // Binds the primitive's scratchpad to the calling thread's scratchpad slot.
   void add_scratchpad(const memory::desc& md);
   // Executes `prim` on the calling thread's stream and waits for it.

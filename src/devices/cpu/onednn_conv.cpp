@@ -194,34 +194,19 @@ class ConvKernel final : public Kernel {
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
     ExecArgs args(e.get());
-    memory src, dst, wei;  // layout conversions around the primitive, when it wants other layouts than ours
-    if (e->src != e->src_user) {
-      src = temp(e->src, Slot::kSrc);
-      reorder(wrap(ctx.input(0), e->src_user), src);
-      args.add(DNNL_ARG_SRC, src);
-    } else {
-      args.add(DNNL_ARG_SRC, ctx.input(0), e->src);
-    }
-    if (e->packed) {
+    args.add_input(DNNL_ARG_SRC, ctx.input(0), e->src_user, e->src, Slot::kSrc);
+    if (e->packed)
       args.add(DNNL_ARG_WEIGHTS, e->packed);
-    } else if (e->wei != e->wei_user) {
-      wei = temp(e->wei, Slot::kWeights);
-      reorder(wrap(ctx.input(1), e->wei_user), wei);
-      args.add(DNNL_ARG_WEIGHTS, wei);
-    } else {
-      args.add(DNNL_ARG_WEIGHTS, ctx.input(1), e->wei);
-    }
-    if (e->dst != e->dst_user) {
-      dst = temp(e->dst, Slot::kDst);
-      args.add(DNNL_ARG_DST, dst);
-    } else {
-      args.add(DNNL_ARG_DST, y, e->dst);
-    }
+    else
+      args.add_input(DNNL_ARG_WEIGHTS, ctx.input(1), e->wei_user, e->wei, Slot::kWeights);
+    // Written in the primitive's layout into scratch and reordered after, when it wants another than ours.
+    void* dst = e->dst != e->dst_user ? scratch(Slot::kDst, e->dst.get_size()) : nullptr;
+    args.add(DNNL_ARG_DST, e->dst, dst ? dst : y.raw());
     if (ctx.has_input(2)) args.add(DNNL_ARG_BIAS, ctx.input(2), e->bias);
     args.add_scratchpad(e->scratchpad);
     add_post_op_args(e->post, ctx, args);
     args.execute(e->prim);
-    if (dst) reorder(dst, wrap(y, e->dst_user));
+    if (dst) reorder(memory(e->dst, engine(), dst), wrap(y, e->dst_user));
     // Post-ops oneDNN did not take. In a blocked layout only those that are elementwise in any layout may be left
     // (the layout pass blocks nodes whose post-ops all map, so this is a safety net).
     for (const PostOp& p : e->post.tail)

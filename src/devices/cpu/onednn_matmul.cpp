@@ -152,23 +152,11 @@ class MatMulKernel final : public Kernel {
     }
     if (has_c && !e->c_as_bias) fill_c(ctx.input(2), y);
     ExecArgs args(e.get());
-    memory a, b;  // layout conversions before the primitive, when it wants other layouts than ours
-    if (e->packed) {
+    if (e->packed)
       args.add(DNNL_ARG_WEIGHTS, e->packed);
-    } else if (e->b != e->b_user) {
-      b = temp(e->b, Slot::kWeights);
-      reorder(wrap(ctx.input(1), e->b_user), b);
-      args.add(DNNL_ARG_WEIGHTS, b);
-    } else {
-      args.add(DNNL_ARG_WEIGHTS, ctx.input(1), e->b);
-    }
-    if (e->a != e->a_user) {
-      a = temp(e->a, Slot::kSrc);
-      reorder(wrap(ctx.input(0), e->a_user), a);
-      args.add(DNNL_ARG_SRC, a);
-    } else {
-      args.add(DNNL_ARG_SRC, ctx.input(0), e->a);
-    }
+    else
+      args.add_input(DNNL_ARG_WEIGHTS, ctx.input(1), e->b_user, e->b, Slot::kWeights);
+    args.add_input(DNNL_ARG_SRC, ctx.input(0), e->a_user, e->a, Slot::kSrc);
     args.add(DNNL_ARG_DST, y, e->c);
     if (has_c && e->c_as_bias) args.add(DNNL_ARG_BIAS, ctx.input(2), e->bias);
     args.add_scratchpad(e->scratchpad);

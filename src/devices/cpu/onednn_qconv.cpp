@@ -94,21 +94,10 @@ class QConvKernel final : public Kernel {
     Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
     ExecArgs args(e.get());
-    memory src, dst;  // layout conversions around the primitive, when it wants other layouts than ours
-    if (e->src != e->src_user) {
-      src = temp(e->src, Slot::kSrc);
-      reorder(wrap(ctx.input(0), e->src_user), src);
-      args.add(DNNL_ARG_SRC, src);
-    } else {
-      args.add(DNNL_ARG_SRC, ctx.input(0), e->src);
-    }
+    args.add_input(DNNL_ARG_SRC, ctx.input(0), e->src_user, e->src, Slot::kSrc);
     args.add(DNNL_ARG_WEIGHTS, e->packed);
-    if (e->dst != e->dst_user) {
-      dst = temp(e->dst, Slot::kDst);
-      args.add(DNNL_ARG_DST, dst);
-    } else {
-      args.add(DNNL_ARG_DST, y, e->dst);
-    }
+    void* dst = e->dst != e->dst_user ? scratch(Slot::kDst, e->dst.get_size()) : nullptr;
+    args.add(DNNL_ARG_DST, e->dst, dst ? dst : y.raw());
     if (bias_const_) args.add(DNNL_ARG_BIAS, *bias_const_, bias_);
     args.add_scratchpad(e->scratchpad);
     int32_t zs = sc_.x_zero, zd = sc_.y_zero;
@@ -117,7 +106,7 @@ class QConvKernel final : public Kernel {
     if (zd != 0) args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zmd, &zd);
     int8::add_operands(e->binary, ctx, args);
     args.execute(e->prim);
-    if (dst) reorder(dst, wrap(y, e->dst_user));
+    if (dst) reorder(memory(e->dst, engine(), dst), wrap(y, e->dst_user));
   }
 
  private:
