@@ -13,13 +13,35 @@ namespace celer::passes {
 Rewriter::Rewriter(Graph& g) : g_(g) { reindex(); }
 
 void Rewriter::reindex() {
-  uses_.clear();
   outputs_.clear();
   for (Value* v : g_.outputs) outputs_.insert(v);
-  for (auto& n : g_.nodes) {
-    if (erased(n.get())) continue;
-    for (size_t i = 0; i < n->inputs.size(); ++i)
-      if (n->inputs[i]) uses_[n->inputs[i]].push_back(Use{n.get(), i});
+  if (indexed_.size() > g_.nodes.size()) {  // nodes were dropped: positions moved
+    uses_.clear();
+    indexed_.clear();
+  }
+  for (size_t i = 0; i < g_.nodes.size(); ++i) {
+    Node* n = g_.nodes[i].get();
+    const bool gone = erased(n);
+    if (i == indexed_.size()) {
+      indexed_.emplace_back();
+    } else if (gone ? indexed_[i].empty() : indexed_[i] == n->inputs) {
+      continue;
+    }
+    std::vector<Value*>& had = indexed_[i];
+    for (size_t k = 0; k < had.size(); ++k) {
+      if (!had[k]) continue;
+      std::vector<Use>& list = uses_[had[k]];
+      for (auto it = list.begin(); it != list.end(); ++it)
+        if (it->node == n && it->index == k) {
+          list.erase(it);
+          break;
+        }
+    }
+    had.clear();
+    if (gone) continue;
+    had = n->inputs;
+    for (size_t k = 0; k < had.size(); ++k)
+      if (had[k]) uses_[had[k]].push_back(Use{n, k});
   }
 }
 
@@ -114,6 +136,8 @@ void Rewriter::commit() {
   }
   g_.sort();
   g_.remove_dead();
+  uses_.clear();
+  indexed_.clear();
   reindex();
 }
 
