@@ -269,6 +269,7 @@ const std::vector<Rule>& fusion_rules() {
   static const std::vector<Rule> rules = [] {
     std::vector<Rule> r;
     add_batch_norm_rules(r);
+    add_pad_rules(r);
     add_activation_pattern_rules(r);
     add_layer_norm_rules(r);
     add_attention_rules(r);

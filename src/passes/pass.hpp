@@ -143,6 +143,7 @@ Value* other_input(const Node* n, const Value* v);
 // Rule lists per file (each file registers its rules here).
 void add_cleanup_rules(std::vector<Rule>& rules);
 void add_batch_norm_rules(std::vector<Rule>& rules);
+void add_pad_rules(std::vector<Rule>& rules);
 void add_activation_pattern_rules(std::vector<Rule>& rules);
 void add_layer_norm_rules(std::vector<Rule>& rules);
 void add_attention_rules(std::vector<Rule>& rules);

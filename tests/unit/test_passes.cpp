@@ -130,6 +130,55 @@ TEST(Passes, ZeroPadIsRemoved) {
   }
 }
 
+// Pad by zeros -> AveragePool / Conv: the pad becomes the window's padding (the pool then counts the padded zeros).
+TEST(Passes, ZeroPadFoldsIntoAveragePoolAndConv) {
+  struct Case {
+    const char* what;
+    const char* reader;     // AveragePool, MaxPool or Conv
+    const char* mode;       // Pad mode
+    float fill;             // constant_value
+    bool ceil_mode;         // AveragePool
+    bool own_pads;          // AveragePool: pads of its own (count_include_pad 0)
+    std::vector<int64_t> pads;
+    bool folds;
+  };
+  const std::vector<int64_t> spatial{0, 0, 1, 2, 0, 0, 2, 1};
+  const std::vector<Case> cases = {
+      {"avgpool", "AveragePool", "constant", 0, false, false, spatial, true},
+      {"conv", "Conv", "constant", 0, false, false, spatial, true},
+      {"reflect", "AveragePool", "reflect", 0, false, false, spatial, false},
+      {"fill 1", "AveragePool", "constant", 1, false, false, spatial, false},
+      {"ceil_mode", "AveragePool", "constant", 0, true, false, spatial, false},
+      {"own pads", "AveragePool", "constant", 0, false, true, spatial, false},
+      {"maxpool", "MaxPool", "constant", 0, false, false, spatial, false},
+      {"channel pad", "Conv", "constant", 0, false, false, {0, 1, 1, 1, 0, 0, 1, 1}, false},
+  };
+  for (const Case& c : cases) {
+    OnnxBuilder b(13);
+    b.input("x", FLOAT::value, {1, 3, 7, 6});
+    b.initializer_i64("pads", c.pads, {8});
+    b.initializer("fill", {c.fill}, {});
+    auto& p = b.node("Pad", {"x", "pads", "fill"}, {"p"});
+    OnnxBuilder::attr(p, "mode", std::string(c.mode));
+    if (std::string(c.reader) == "Conv") {
+      const int64_t cin = 3 + c.pads[1] + c.pads[5];
+      Tensor w = random_tensor({4, cin, 3, 3}, 9);
+      b.initializer("w", std::vector<float>(w.data<float>(), w.data<float>() + w.size()), {4, cin, 3, 3});
+      auto& conv = b.node("Conv", {"p", "w"}, {"y"});
+      OnnxBuilder::attr(conv, "pads", std::vector<int64_t>{1, 0, 0, 1});
+    } else {
+      auto& pool = b.node(c.reader, {"p"}, {"y"});
+      OnnxBuilder::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
+      OnnxBuilder::attr(pool, "strides", std::vector<int64_t>{2, 1});
+      if (c.ceil_mode) OnnxBuilder::attr(pool, "ceil_mode", int64_t{1});
+      if (c.own_pads) OnnxBuilder::attr(pool, "pads", std::vector<int64_t>{1, 1, 1, 1});
+    }
+    b.output("y");
+    Result r = check(b, {random_tensor({1, 3, 7, 6}, 4)});
+    EXPECT_EQ(r.nodes_fused, c.folds ? 1u : 2u) << c.what << ": " << ops_of(r);
+  }
+}
+
 TEST(Passes, IdentityProducingGraphOutputKeepsItsName) {
   OnnxBuilder b(13);
   b.input("x", FLOAT::value, {3});
