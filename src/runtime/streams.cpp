@@ -19,7 +19,6 @@ struct StreamPoolShared {
   int streams = 0;         // stream threads
   int running = 0;         // jobs running on stream threads plus borrowed streams; at most `streams`
   int lend_target = -1;    // the target a borrowed stream runs (-1: streams are not lent, see StreamPool::borrow)
-  int lend_threads = 1;
   bool can_run() const { return !queue.empty() && running < streams; }
 };
 
@@ -79,10 +78,11 @@ void StreamPool::stream_main(std::shared_ptr<Shared> shared, StreamSpec spec) {
   }
   tls_pool = shared.get();
   tls_target = spec.target;
-  for (;;) {
+  for (bool ran = false;; ran = true) {
     Job job;
     {
       std::unique_lock<std::mutex> lock(shared->mu);
+      if (ran) --shared->running;  // the previous job's
       shared->cv.wait(lock, [&] { return shared->stop || shared->can_run(); });
       if (shared->stop) break;
       job = std::move(shared->queue.front().second);
@@ -95,8 +95,6 @@ void StreamPool::stream_main(std::shared_ptr<Shared> shared, StreamSpec spec) {
     }
     // Dropping the job may drop the last reference to the pool's owner (see ~StreamPool); `shared` stays valid.
     job = nullptr;
-    std::lock_guard<std::mutex> lock(shared->mu);
-    --shared->running;
   }
   tls_pool = nullptr;
   tls_target = -1;
@@ -113,7 +111,7 @@ StreamPool::Borrowed StreamPool::borrow() {
   b.shared_ = shared_;
   b.target_ = shared_->lend_target;
   b.omp_prev_ = omp_get_max_threads();
-  omp_set_num_threads(shared_->lend_threads);
+  omp_set_num_threads(1);  // lent streams have one thread
   return b;
 }
 
