@@ -2,6 +2,8 @@
 // broadcast onto it) computed in one pass over memory. Made by a graph pass from chains of Unary and Binary nodes; it
 // has no ONNX mapping. The output has input 0's shape and type; each step rounds to the element type like the separate
 // nodes did.
+// With `concat` = k >= 2, the chain's input is the concatenation of inputs 0..k-1 along axis 1 (a Concat whose only
+// reader was the chain, e.g. DenseNet's Concat -> BatchNormalization -> Relu), and step operands are inputs k and up.
 #pragma once
 
 #include <vector>
@@ -24,9 +26,14 @@ struct EltwiseStep {
 class Eltwise final : public OpBase<Eltwise, OpKind::kEltwise> {
  public:
   std::vector<EltwiseStep> steps;
+  int64_t concat = 0;  // 0: input 0 is the chain's input; k >= 2: inputs 0..k-1 joined along axis 1 are
+
+  // How many leading inputs form the chain's input.
+  size_t chain_inputs() const { return concat >= 2 ? size_t(concat) : 1; }
 
   const char* type_name() const override { return "Eltwise"; }
   void visit_attrs(AttrVisitor& v) override {
+    v.on("concat", concat);
     visit_list(v, "steps", steps, [&](EltwiseStep& s) {
       v.on("unary", s.unary);
       visit_enum(v, "ufn", s.ufn, UnaryFn::kThresholdedRelu);

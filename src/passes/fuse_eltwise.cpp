@@ -1,10 +1,11 @@
 // Elementwise chains (f32): a Unary or Binary node followed by more of them on the same shape (each reading the
 // previous result once) becomes one Eltwise node computing all steps in one pass over memory. An inference-mode
 // BatchNormalization with constant statistics that no Conv/Gemm absorbed becomes an Eltwise (Mul, Add per channel) so
-// that the activation after it joins the same pass.
+// that the activation after it joins the same pass. A channel Concat read only by such a chain joins it too.
 #include <cmath>
 
 #include "ops/batch_normalization.hpp"
+#include "ops/concat.hpp"
 #include "ops/eltwise.hpp"
 #include "passes/pass.hpp"
 
@@ -143,11 +144,41 @@ bool batch_norm_to_eltwise(Rewriter& rw, Node& n) {
   return true;
 }
 
+// Concat along axis 1 (two or more f32 inputs of known rank >= 3) whose only reader is an Eltwise chain, as its input 0
+// and not as a step operand -> the chain joins the inputs itself (Eltwise::concat) and the joined tensor is never
+// written: one pass over memory instead of two. DenseNet joins all earlier feature maps before every
+// BatchNormalization -> Relu of a layer.
+bool fuse_concat_into_eltwise(Rewriter& rw, Node& n) {
+  const Concat* c = op_as<Concat>(n);
+  if (!c || n.num_explicit_inputs < 2 || !is_f32(n.outputs[0])) return false;
+  const PartialShape& ys = n.outputs[0]->type.shape;
+  if (!ys.rank_known() || ys.rank() < 3 || (c->axis != 1 && c->axis != 1 - ys.rank())) return false;
+  Node* e = rw.sole_reader(n.outputs[0]);
+  Eltwise* chain = op_as<Eltwise>(e);
+  if (!chain || chain->concat != 0 || e->inputs[0] != n.outputs[0] || e->outputs.size() != 1) return false;
+  for (size_t i = 1; i < e->inputs.size(); ++i)
+    if (e->inputs[i] == n.outputs[0]) return false;
+  for (size_t i = 0; i < n.num_explicit_inputs; ++i)
+    if (!n.inputs[i] || !is_f32(n.inputs[i])) return false;
+  // The joined inputs come first; the chain's other inputs (step operands, from 1) move up behind them.
+  const size_t k = n.num_explicit_inputs;
+  std::vector<Value*> inputs(n.inputs.begin(), n.inputs.begin() + std::ptrdiff_t(k));
+  inputs.insert(inputs.end(), e->inputs.begin() + 1, e->inputs.end());
+  for (EltwiseStep& s : chain->steps)
+    if (!s.unary) s.input += k - 1;
+  chain->concat = int64_t(k);
+  e->inputs = std::move(inputs);
+  e->num_explicit_inputs += k - 1;
+  rw.erase(&n);
+  return true;
+}
+
 }  // namespace
 
 void add_eltwise_rules(std::vector<Rule>& rules) {
   rules.push_back({"batch_norm_to_eltwise", batch_norm_to_eltwise});
   rules.push_back({"fuse_eltwise_chain", fuse_eltwise_chain});
+  rules.push_back({"fuse_concat_into_eltwise", fuse_concat_into_eltwise});
 }
 
 }  // namespace celer::passes

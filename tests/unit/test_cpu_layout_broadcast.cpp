@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "cpu_test_util.hpp"
 #include "devices/cpu/cpu_device.hpp"
 #include "devices/cpu/onednn_common.hpp"
 #include "ir/infer.hpp"
@@ -16,7 +17,6 @@
 #include "ops/eltwise.hpp"
 #include "ops/pool.hpp"
 #include "ops/unary.hpp"
-#include "cpu_test_util.hpp"
 #include "runtime/executor.hpp"
 
 using namespace celer;
@@ -44,8 +44,8 @@ void expect_close(const Tensor& got, const Tensor& want, const std::string& what
 struct SeCase {
   const char* name;
   BinaryFn fn;
-  bool scale_first;       // the per-channel operand is input 0
-  bool constant_scale;    // a constant [C, 1, 1] instead of the SE branch
+  bool scale_first;     // the per-channel operand is input 0
+  bool constant_scale;  // a constant [C, 1, 1] instead of the SE branch
   int64_t batch;
 };
 
@@ -83,8 +83,8 @@ std::shared_ptr<Graph> se_block(const SeCase& c, const Dims& x_dims) {
     s = unary("sigmoid", UnaryFn::kSigmoid, conv("fc2", h, {C, 8, 1, 1}));
   }
   Value* m = g->add_value("m");
-  g->add_node("binary", std::make_unique<Binary>(c.fn), c.scale_first ? std::vector<Value*>{s, y} : std::vector<Value*>{y, s},
-              {m});
+  g->add_node("binary", std::make_unique<Binary>(c.fn),
+              c.scale_first ? std::vector<Value*>{s, y} : std::vector<Value*>{y, s}, {m});
   Value* out = conv("c2", m, {16, C, 1, 1});
   g->outputs = {out, m};
   infer_graph(*g, InferOptions{0});
@@ -238,5 +238,74 @@ TEST(CpuLayoutBroadcast, PerChannelEltwiseStaysInChain) {
     EXPECT_EQ(reorders, std::string(layout) == "plain" ? 0 : 2) << layout;
     expect_close(cpu.run({RtValue(xt)})[0].tensor, want, layout);
     unsetenv("CELER_CPU_LAYOUT");
+  }
+}
+
+// A channel Concat fused into the Eltwise chain that reads it (DenseNet's Concat -> BatchNormalization -> Relu):
+// convolution outputs and a graph input joined, scaled and shifted per channel and clamped at zero, then a
+// convolution. Matches REF in every layout (cpu:concat_eltwise_layout in the chain, cpu:concat_eltwise on plain), with
+// rows of the output that cross the kernel's 1024-element tiles (1072 channels) and rows shorter than one.
+TEST(CpuLayoutBroadcast, ConcatEltwiseInEveryLayout) {
+  struct Case {
+    Dims spatial;
+    std::vector<int64_t> channels;  // conv outputs joined after the input x (16 channels)
+  };
+  for (const Case& c : {Case{{5, 6}, {32, 16}}, Case{{3, 3}, {1024, 32}}, Case{{7, 1}, {16, 48, 32}}}) {
+    auto g = std::make_shared<Graph>();
+    const Dims xd = {2, 16, c.spatial[0], c.spatial[1]};
+    Value* x = g->add_value("x", ValueType::tensor(kF32, PartialShape::of(xd)));
+    g->inputs.push_back(x);
+    std::vector<Value*> joined = {x};
+    int64_t total = 16;
+    uint32_t seed = 10;
+    for (int64_t ch : c.channels) {
+      const std::string id = std::to_string(seed);
+      Value* w = g->add_constant("w" + id, random_tensor({ch, 16, 1, 1}, seed++));
+      Value* y = g->add_value("y" + id);
+      g->add_node("conv" + id, std::make_unique<Conv>(), {x, w}, {y});
+      joined.push_back(y);
+      total += ch;
+    }
+    std::vector<Value*> inputs = joined;
+    inputs.push_back(g->add_constant("scale", random_tensor({total, 1, 1}, seed++)));
+    inputs.push_back(g->add_constant("shift", random_tensor({1, total, 1, 1}, seed++)));
+    auto op = std::make_unique<Eltwise>();
+    op->concat = int64_t(joined.size());
+    EltwiseStep mul;
+    mul.unary = false;
+    mul.bfn = BinaryFn::kMul;
+    mul.input = joined.size();
+    EltwiseStep add = mul;
+    add.bfn = BinaryFn::kAdd;
+    add.input = joined.size() + 1;
+    EltwiseStep relu;
+    op->steps = {mul, add, relu};
+    Value* e = g->add_value("e");
+    g->add_node("concat_bn_relu", std::move(op), inputs, {e});
+    Value* w2 = g->add_constant("w_out", random_tensor({16, total, 1, 1}, seed++));
+    Value* out = g->add_value("out");
+    g->add_node("conv_out", std::make_unique<Conv>(), {e, w2}, {out});
+    g->outputs = {out};
+    infer_graph(*g, InferOptions{0});
+    ASSERT_EQ(e->type.shape.to_dims(), (Dims{2, total, c.spatial[0], c.spatial[1]}));
+    Tensor xt = random_tensor(xd, 5);
+    Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+    const Tensor want = ref.run({RtValue(xt)})[0].tensor;
+    for (const char* layout : {"nhwc", "nCx8c", "nCx16c", "plain"}) {
+      const std::string what = std::string(layout) + " " + dims_to_string(e->type.shape.to_dims());
+      setenv("CELER_CPU_LAYOUT", layout, 1);
+      std::shared_ptr<Graph> cpu_graph(g->clone());
+      run_layout_pass(*cpu_graph, CompileOptions{});
+      for (int threads : {1, 2}) {
+        Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), threads_options(threads));
+        for (const auto& [node, kernel] : cpu.kernels())
+          if (node->op->kind() == OpKind::kEltwise) {
+            EXPECT_STREQ(kernel, std::string(layout) == "plain" ? "cpu:concat_eltwise" : "cpu:concat_eltwise_layout")
+                << what;
+          }
+        expect_close(cpu.run({RtValue(xt)})[0].tensor, want, what + " threads " + std::to_string(threads));
+      }
+      unsetenv("CELER_CPU_LAYOUT");
+    }
   }
 }

@@ -134,11 +134,11 @@ TEST(Passes, ZeroPadIsRemoved) {
 TEST(Passes, ZeroPadFoldsIntoAveragePoolAndConv) {
   struct Case {
     const char* what;
-    const char* reader;     // AveragePool, MaxPool or Conv
-    const char* mode;       // Pad mode
-    float fill;             // constant_value
-    bool ceil_mode;         // AveragePool
-    bool own_pads;          // AveragePool: pads of its own (count_include_pad 0)
+    const char* reader;  // AveragePool, MaxPool or Conv
+    const char* mode;    // Pad mode
+    float fill;          // constant_value
+    bool ceil_mode;      // AveragePool
+    bool own_pads;       // AveragePool: pads of its own (count_include_pad 0)
     std::vector<int64_t> pads;
     bool folds;
   };
@@ -560,6 +560,38 @@ TEST(Passes, BatchNormAndReluBecomeOnePass) {
   EXPECT_EQ(r.nodes_fused, 1u) << ops_of(r);
 }
 
+// DenseNet's layer input: Concat along the channels -> BatchNormalization -> Relu becomes one Eltwise that joins the
+// inputs itself. Not when the joined tensor is read elsewhere (here: a graph output) or joined along another axis.
+TEST(Passes, ConcatJoinsTheBatchNormReluPass) {
+  for (int variant : {0, 1, 2}) {
+    OnnxBuilder b(13);
+    b.input("x", FLOAT::value, {1, 16, 5, 6});
+    init(b, "wa", {16, 16, 1, 1}, 60);
+    init(b, "wb", {32, 16, 3, 3}, 61);
+    b.node("Conv", {"x", "wa"}, {"a"});
+    OnnxBuilder::attr(b.node("Conv", {"x", "wb"}, {"c"}), "pads", std::vector<int64_t>{1, 1, 1, 1});
+    const bool other_axis = variant == 2;
+    if (other_axis) {  // join along the height: b's 32 channels through a 1x1 conv to 16 first
+      init(b, "wc", {16, 32, 1, 1}, 66);
+      b.node("Conv", {"c", "wc"}, {"c16"});
+    }
+    const int64_t C = other_axis ? 16 : 64;
+    OnnxBuilder::attr(b.node("Concat", {"x", "a", other_axis ? "c16" : "c"}, {"j"}), "axis",
+                      int64_t(other_axis ? 2 : 1));
+    init(b, "scale", {C}, 62, 0.5f, 1.5f);
+    init(b, "shift", {C}, 63);
+    init(b, "mean", {C}, 64);
+    init(b, "var", {C}, 65, 0.2f, 2.0f);
+    b.node("BatchNormalization", {"j", "scale", "shift", "mean", "var"}, {"n"});
+    b.node("Relu", {"n"}, {"y"});
+    b.output("y");
+    if (variant == 1) b.output("j");
+    Result r = check(b, {random_tensor({1, 16, 5, 6}, 67)});
+    EXPECT_TRUE(r.has("Eltwise")) << variant << ": " << ops_of(r);
+    EXPECT_EQ(r.has("Concat"), variant != 0) << variant << ": " << ops_of(r);
+  }
+}
+
 TEST(Passes, FusionPropertyParses) {
   EXPECT_FALSE(parse_compile_options({{"enable_fusion", "0"}}).enable_fusion);
   EXPECT_TRUE(parse_compile_options({{"enable_fusion", "true"}}).enable_fusion);
@@ -588,7 +620,8 @@ TEST(Passes, VerifierNamesBrokenInvariants) {
   EXPECT_THROW(passes::verify_graph(g), Error);
 }
 
-// Node counts before/after the pipeline for the models in $CELER_PASS_MODELS (e.g. build/models/full); skipped without it.
+// Node counts before/after the pipeline for the models in $CELER_PASS_MODELS (e.g. build/models/full); skipped without
+// it.
 TEST(Passes, ModelNodeCounts) {
   const char* dir = std::getenv("CELER_PASS_MODELS");
   if (!dir) GTEST_SKIP() << "set CELER_PASS_MODELS to a folder of <name>/model.onnx";

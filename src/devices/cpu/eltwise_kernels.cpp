@@ -3,6 +3,7 @@
 // reference kernels.
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <limits>
 #include <optional>
 
@@ -105,12 +106,15 @@ std::optional<LayoutDims> layout_dims(const Node& node, const std::vector<size_t
   if (l == Layout::kPlain) return std::nullopt;
   LayoutDims d;
   for (size_t i : operands)
-    CELER_CHECK(ys.is_static() && node.inputs[i] && (i == full || node.inputs[i]->type.shape == ys ||
-                                                     onednn::per_channel_operand(node.inputs[i], ys)),
+    CELER_CHECK(ys.is_static() && node.inputs[i] &&
+                    (i == full || node.inputs[i]->type.shape == ys || onednn::per_channel_operand(node.inputs[i], ys)),
                 kInternal, node.describe(), ": a broadcast in layout ", layout_name(l), " that is not per channel");
   d.out_logical = ys.to_dims();
   d.out = memory_order(d.out_logical, d.out_logical, l);
-  for (size_t i : operands) d.in.push_back(memory_order(d.out_logical, node.inputs[i]->type.shape.to_dims(), l));
+  // The full operand is read like the output (for a fused Concat + Eltwise it is the joined inputs, gathered into
+  // the output first).
+  for (size_t i : operands)
+    d.in.push_back(i == full ? d.out : memory_order(d.out_logical, node.inputs[i]->type.shape.to_dims(), l));
   return d;
 }
 
@@ -123,8 +127,8 @@ class BinaryKernel final : public Kernel {
     const Tensor& a = ctx.input(0);
     const Tensor& b = ctx.input(1);
     if (layout_)
-      CELER_CHECK(a.type() == ElementType::kF32 && b.type() == ElementType::kF32 && ctx.output(0).dims() ==
-                      layout_->out_logical,
+      CELER_CHECK(a.type() == ElementType::kF32 && b.type() == ElementType::kF32 &&
+                      ctx.output(0).dims() == layout_->out_logical,
                   kInternal, "a channel-broadcast Binary in a layout chain got other types or shapes");
     if (a.type() != ElementType::kF32 || b.type() != ElementType::kF32) return op_.run(ctx);
     Tensor& out = ctx.output(0);
@@ -152,35 +156,71 @@ class BinaryKernel final : public Kernel {
   std::optional<LayoutDims> layout_;
 };
 
+// The inputs of a fused Concat + Eltwise in memory order: each image of input i is `inner[i]` contiguous elements per
+// row of the output, rows of `total` elements (channels-last: one row per pixel with C_i elements each; plain and
+// channel-blocked: one row per image, input i's C_i * spatial elements one slab).
+struct Joined {
+  std::vector<const float*> data;
+  std::vector<int64_t> inner, offset;  // per input; offset: its first column in an output row
+  int64_t total = 0;
+
+  // Copies the output's elements [begin, begin + len) from the inputs to `dst`.
+  void gather(int64_t begin, int64_t len, float* dst) const {
+    int64_t row = begin / total, col = begin % total;
+    size_t i = 0;
+    while (col >= offset[i] + inner[i]) ++i;
+    while (len > 0) {
+      const int64_t n = std::min(len, offset[i] + inner[i] - col);
+      std::memcpy(dst, data[i] + row * inner[i] + (col - offset[i]), size_t(n) * sizeof(float));
+      dst += n;
+      len -= n;
+      col += n;
+      if (col == offset[i] + inner[i] && ++i == data.size()) {
+        i = 0;
+        col = 0;
+        ++row;
+      }
+    }
+  }
+};
+
 // A fused chain of elementwise steps (Eltwise), applied tile by tile so that a tile stays in the L1 cache across the
-// steps; each step rounds to float like the separate nodes.
+// steps; each step rounds to float like the separate nodes. A fused channel Concat gathers each tile from its inputs
+// into the output first and runs the steps there.
 class EltwiseKernel final : public Kernel {
  public:
-  EltwiseKernel(const Eltwise& op, int threads, std::optional<LayoutDims> layout)
-      : op_(op), threads_(threads), layout_(std::move(layout)) {}
-  const char* name() const override { return layout_ ? "cpu:eltwise_layout" : "cpu:eltwise"; }
+  EltwiseKernel(const Eltwise& op, int threads, std::optional<LayoutDims> layout, Layout memory_layout)
+      : op_(op), threads_(threads), layout_(std::move(layout)), memory_layout_(memory_layout) {}
+  const char* name() const override {
+    if (op_.concat >= 2) return layout_ ? "cpu:concat_eltwise_layout" : "cpu:concat_eltwise";
+    return layout_ ? "cpu:eltwise_layout" : "cpu:eltwise";
+  }
   void run(KernelContext& ctx) const override {
+    const bool joins = op_.concat >= 2;
+    Tensor& y = ctx.output(0);
     const Tensor& x = ctx.input(0);
+    const Dims& xd = joins ? y.dims() : x.dims();
     if (layout_)
-      CELER_CHECK(x.type() == ElementType::kF32 && x.dims() == layout_->out_logical, kInternal,
+      CELER_CHECK(x.type() == ElementType::kF32 && xd == layout_->out_logical, kInternal,
                   "an Eltwise in a layout chain got another type or shape");
-    // Operand 0 is input 0; then one operand per binary step.
-    std::vector<const Dims*> dims = {&x.dims()};
+    if (x.type() != ElementType::kF32 || y.type() != ElementType::kF32) return op_.run(ctx);
+    Joined joined;
+    if (joins && !join(ctx, joined)) return op_.run(ctx);
+    // Operand 0 is the chain's input; then one operand per binary step.
+    std::vector<const Dims*> dims = {&xd};
     std::vector<const float*> data;
-    if (x.type() != ElementType::kF32) return op_.run(ctx);
-    data.push_back(x.data<float>());
+    data.push_back(joins ? y.data<float>() : x.data<float>());
     for (const EltwiseStep& s : op_.steps) {
       if (s.unary) continue;
       const Tensor& t = ctx.input(s.input);
-      if (t.type() != ElementType::kF32 || t.rank() > x.rank()) return op_.run(ctx);  // the reference reports it
+      if (t.type() != ElementType::kF32 || t.rank() > int64_t(xd.size())) return op_.run(ctx);  // the reference says
       for (int64_t i = 0; i < t.rank(); ++i) {
         const int64_t d = t.dim(t.rank() - 1 - i);
-        if (d != 1 && d != x.dim(x.rank() - 1 - i)) return op_.run(ctx);
+        if (d != 1 && d != xd[xd.size() - 1 - size_t(i)]) return op_.run(ctx);
       }
       dims.push_back(&t.dims());
       data.push_back(t.data<float>());
     }
-    Tensor& y = ctx.output(0);
     if (y.size() == 0) return;
     BroadcastPlan p;
     if (layout_) {
@@ -197,8 +237,9 @@ class EltwiseKernel final : public Kernel {
                    const cpu::SimdKernels& k = simd();
                    for (int64_t t0 = s; t0 < e; t0 += kTile) {
                      const int64_t len = std::min(kTile, e - t0);
-                     const float* src = data[0] + off[0] + t0 * p.step[0];
                      float* dst = py + o + t0;
+                     if (joins) joined.gather(o + t0, len, dst);  // operand 0 is the output itself then
+                     const float* src = data[0] + off[0] + t0 * p.step[0];
                      size_t operand = 1;
                      for (const EltwiseStep& st : op_.steps) {
                        if (st.unary) {
@@ -219,9 +260,34 @@ class EltwiseKernel final : public Kernel {
   }
 
  private:
+  // The joined inputs in memory order; false when one is not f32 (the reference runs).
+  bool join(KernelContext& ctx, Joined& j) const {
+    const Tensor& y = ctx.output(0);
+    const size_t k = op_.chain_inputs();
+    const int64_t images = y.dim(0);
+    int64_t elements = 0;
+    for (size_t i = 0; i < k; ++i) {
+      const Tensor& t = ctx.input(i);
+      if (t.type() != ElementType::kF32) return false;
+      CELER_CHECK(t.rank() == y.rank() && t.dim(0) == images, kInternal, "concat input ", i, " has shape ",
+                  dims_to_string(t.dims()), " for an output of shape ", dims_to_string(y.dims()));
+      j.data.push_back(t.data<float>());
+      j.offset.push_back(j.total);
+      // Channels-last: a row per pixel; otherwise a row per image.
+      const int64_t inner = memory_layout_ == Layout::kChannelsLast ? t.dim(1) : (images ? t.size() / images : 0);
+      j.inner.push_back(inner);
+      j.total += inner;
+      elements += t.size();
+    }
+    CELER_CHECK(elements == y.size(), kInternal, "the concat inputs have ", elements, " elements, the output ",
+                y.size());
+    return y.size() == 0 || j.total > 0;
+  }
+
   const Eltwise& op_;
   int threads_;
   std::optional<LayoutDims> layout_;
+  Layout memory_layout_;
 };
 
 }  // namespace
@@ -255,7 +321,8 @@ std::unique_ptr<Kernel> make_cpu_eltwise(const Node& node, const CompileOptions&
   std::vector<size_t> operands{0};
   for (const EltwiseStep& s : op.steps)
     if (!s.unary) operands.push_back(s.input);
-  return std::make_unique<EltwiseKernel>(op, cpu::max_threads(options), layout_dims(node, operands, 0));
+  return std::make_unique<EltwiseKernel>(op, cpu::max_threads(options), layout_dims(node, operands, 0),
+                                         onednn::value_layout(node.inputs[0]));
 }
 
 }  // namespace celer

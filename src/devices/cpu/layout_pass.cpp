@@ -6,7 +6,8 @@
 //   - Conv, ConvTranspose, Pool and channel-Concat outputs, and the outputs of elementwise nodes (Unary, Clip,
 //     same-shape Binary), have the layout of their input 0; a Binary whose other operand broadcasts per channel (a
 //     squeeze-excitation scale, read as plain) has the layout of its full-shape operand (layout_operand); an Eltwise
-//     whose binary operands all broadcast per channel (e.g. BatchNormalization + Relu) has the layout of input 0;
+//     whose binary operands all broadcast per channel (e.g. BatchNormalization + Relu) has the layout of input 0 (and
+//     of the other inputs it joins, when it is a fused channel Concat + chain);
 //   - everything else is plain.
 // Every layout of a tensor has the same shape and byte size as the plain one (blocked layouts are only used when the
 // channel count is a multiple of the block): Tensor, the memory planner and every other kernel are unchanged, and the
@@ -104,6 +105,8 @@ std::vector<size_t> layout_inputs(const Node& n) {
   std::vector<size_t> idx{0};
   if (n.op->kind() == OpKind::kConcat)
     for (size_t i = 1; i < n.num_explicit_inputs; ++i) idx.push_back(i);
+  if (n.op->kind() == OpKind::kEltwise)  // the inputs it joins
+    for (size_t i = 1; i < static_cast<const Eltwise&>(*n.op).chain_inputs(); ++i) idx.push_back(i);
   if (n.op->kind() == OpKind::kConv)
     for (const PostOp& p : static_cast<const Conv&>(*n.op).post_ops)
       if (p.kind != PostOp::Kind::kUnary && onednn::static_shape(n.inputs[p.input]) &&
@@ -116,14 +119,21 @@ bool is_elementwise(const Node& n) {
   const OpKind k = n.op->kind();
   if (k != OpKind::kUnary && k != OpKind::kClip && k != OpKind::kBinary && k != OpKind::kEltwise) return false;
   if (n.outputs.size() != 1 || !n.outputs[0] || n.outputs[0]->type.elem != ElementType::kF32) return false;
-  // Eltwise (e.g. an unfolded BatchNormalization + Relu): input 0 has the output's shape, every binary step's operand
-  // broadcasts per channel (read as plain), and the CPU kernel runs every step.
+  // Eltwise (e.g. an unfolded BatchNormalization + Relu): input 0 has the output's shape (or the inputs it joins have
+  // it but for their channels), every binary step's operand broadcasts per channel (read as plain), and the CPU kernel
+  // runs every step.
   if (k == OpKind::kEltwise) {
     const PartialShape& out = n.outputs[0]->type.shape;
     const auto& op = static_cast<const Eltwise&>(*n.op);
-    if (op.steps.empty() || n.inputs[0]->constant || n.inputs[0]->type.elem != ElementType::kF32 ||
-        n.inputs[0]->type.shape != out)
-      return false;
+    if (op.steps.empty()) return false;
+    for (size_t i = 0; i < op.chain_inputs(); ++i) {
+      const Value* x = n.inputs[i];
+      if (!x || x->constant || x->type.elem != ElementType::kF32 || !static_shape(x) || !out.is_static() ||
+          x->type.shape.rank() != out.rank())
+        return false;
+      for (int64_t a = 0; a < out.rank(); ++a)
+        if ((a != 1 || op.concat == 0) && x->type.shape[a].value() != out[a].value()) return false;
+    }
     for (const EltwiseStep& s : op.steps) {
       if (s.unary ? !cpu::simd_supports(s.ufn) : !cpu::simd_supports(s.bfn)) return false;
       if (!s.unary && (s.input >= n.num_explicit_inputs || !onednn::per_channel_operand(n.inputs[s.input], out)))
@@ -180,8 +190,13 @@ bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node
       for (size_t i = 0; i < n.num_explicit_inputs; ++i)
         if (!blockable(n.inputs[i], layout) || n.inputs[i]->constant) return false;
       return true;
-    default:  // Eltwise kernels are f32 only: they stay out of BF16 chains
-      return is_elementwise(n) && !(n.op->kind() == OpKind::kEltwise && onednn::use_bf16(options));
+    case OpKind::kEltwise:  // f32 only: it stays out of BF16 chains; every input it joins in the layout too
+      if (onednn::use_bf16(options) || !is_elementwise(n)) return false;
+      for (size_t i = 1; i < static_cast<const Eltwise&>(*n.op).chain_inputs(); ++i)
+        if (!blockable(n.inputs[i], layout)) return false;
+      return true;
+    default:
+      return is_elementwise(n);
   }
 }
 
