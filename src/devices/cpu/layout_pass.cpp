@@ -184,7 +184,7 @@ bool candidate(const Node& n, Layout layout, const std::unordered_set<const Node
       return runnable.count(&n) != 0;
     }
     case OpKind::kPool:
-      return make_onednn_pool(n, options) != nullptr;
+      return onednn::pool_supported(n, options);
     case OpKind::kConcat:  // every input in the layout too, none a constant
       if (!onednn::is_channel_concat(n)) return false;
       for (size_t i = 0; i < n.num_explicit_inputs; ++i)

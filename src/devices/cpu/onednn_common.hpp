@@ -191,6 +191,8 @@ size_t layout_operand(const Node& node);
 bool per_channel_operand(const Value* v, const PartialShape& out);
 // For a Conv with static shapes that oneDNN runs: the activation layout its primitive prefers (onednn_conv.cpp).
 std::optional<Layout> conv_preferred_layout(const Node& node, const CompileOptions& options);
+// Whether oneDNN runs this Pool (in its input's current layout), asked without compiling a primitive (onednn_pool.cpp).
+bool pool_supported(const Node& node, const CompileOptions& options);
 // A Concat of f32 activations (static shapes, rank 3 to 5) along the channel axis (onednn_concat.cpp).
 bool is_channel_concat(const Node& node);
 // The layouts of all inputs of a node.

@@ -25,11 +25,12 @@ class PoolKernel final : public Kernel {
     elem_ = node.inputs[0]->type.elem;
   }
 
-  bool prepare() {
+  // With `query_only`, whether oneDNN takes the pooling, without creating (compiling) its primitive.
+  bool prepare(bool query_only = false) {
     if (!static_shape(node_.inputs[0]) || !static_shape(node_.outputs[0])) return true;  // built at run time
     static_key_ = node_.inputs[0]->type.shape.to_dims();
     ThreadScope ts(threads_);
-    static_entry_ = make(static_key_, node_.outputs[0]->type.shape.to_dims());
+    static_entry_ = make(static_key_, node_.outputs[0]->type.shape.to_dims(), query_only);
     return static_entry_ != nullptr;
   }
 
@@ -60,9 +61,9 @@ class PoolKernel final : public Kernel {
   }
 
  private:
-  std::shared_ptr<const PoolEntry> make(const Dims& x, const Dims& y) const {
+  std::shared_ptr<const PoolEntry> make(const Dims& x, const Dims& y, bool query_only = false) const {
     try {
-      return make_or_throw(x, y);
+      return make_or_throw(x, y, query_only);
     } catch (const dnnl::error&) {
       return nullptr;
     } catch (const Error&) {
@@ -70,7 +71,7 @@ class PoolKernel final : public Kernel {
     }
   }
 
-  std::shared_ptr<const PoolEntry> make_or_throw(const Dims& x, const Dims& y) const {
+  std::shared_ptr<const PoolEntry> make_or_throw(const Dims& x, const Dims& y, bool query_only) const {
     for (int64_t v : x)
       if (v == 0) return nullptr;
     const size_t spatial = x.size() - 2;
@@ -108,7 +109,7 @@ class PoolKernel final : public Kernel {
                                      pad_l, pad_r);
     dnnl::pooling_v2_forward::primitive_desc pd(d, attr, engine());
     e->scratchpad = pd.scratchpad_desc();
-    e->prim = dnnl::pooling_v2_forward(pd);
+    if (!query_only) e->prim = dnnl::pooling_v2_forward(pd);
     return e;
   }
 
@@ -124,14 +125,25 @@ class PoolKernel final : public Kernel {
 
 }  // namespace
 
-std::unique_ptr<Kernel> make_onednn_pool(const Node& node, const CompileOptions& options) {
+namespace {
+bool pool_mappable(const Node& node) {
   const auto& op = static_cast<const Pool&>(*node.op);
-  if (op.fn == PoolFn::kLp || (node.outputs.size() > 1 && node.outputs[1])) return nullptr;
+  if (op.fn == PoolFn::kLp || (node.outputs.size() > 1 && node.outputs[1])) return false;
   const ValueType& x = node.inputs[0]->type;
   const bool q8_max = op.fn == PoolFn::kMax && (x.elem == ElementType::kU8 || x.elem == ElementType::kI8);
-  if ((!f32_or_bf16(node.inputs[0]) && !q8_max) || node.outputs[0]->type.elem != x.elem || !x.shape.rank_known() ||
-      x.shape.rank() < 3 || x.shape.rank() > 5)
-    return nullptr;
+  return (f32_or_bf16(node.inputs[0]) || q8_max) && node.outputs[0]->type.elem == x.elem && x.shape.rank_known() &&
+         x.shape.rank() >= 3 && x.shape.rank() <= 5;
+}
+}  // namespace
+
+bool onednn::pool_supported(const Node& node, const CompileOptions& options) {
+  if (node.op->kind() != OpKind::kPool || !pool_mappable(node)) return false;
+  PoolKernel k(node, options);
+  return k.prepare(/*query_only=*/true);
+}
+
+std::unique_ptr<Kernel> make_onednn_pool(const Node& node, const CompileOptions& options) {
+  if (!pool_mappable(node)) return nullptr;
   auto k = std::make_unique<PoolKernel>(node, options);
   if (k->prepare()) return k;
   CELER_CHECK(onednn::value_layout(node.inputs[0]) == Layout::kPlain, kInternal, node.describe(),
