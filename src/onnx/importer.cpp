@@ -1,7 +1,5 @@
 #include "onnx/importer.hpp"
 
-#include "core/chunk_arena.hpp"
-
 #include <google/protobuf/io/coded_stream.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -389,10 +387,7 @@ ImportedModel import_bytes(std::string_view bytes, const std::string& weights_di
               "': larger than the 2 GiB protobuf limit (use external data)");
   StrippedModel stripped;
   const bool strip = bytes.size() >= kMinStripModelBytes && strip_payloads(bytes, kMinPayloadBytes, stripped);
-  // Weights read from the payloads share huge-page chunks (they are released at about the same time: when their
-  // kernels have packed them, or with the model).
-  ChunkArena arena;
-  PayloadSource source{fd >= 0 ? std::string_view() : bytes, fd, label, &arena};
+  PayloadSource source{fd >= 0 ? std::string_view() : bytes, fd, label};
   const std::string_view parse = strip ? std::string_view(stripped.bytes) : bytes;
   onnx::ModelProto mp;
   google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(parse.data()), int(parse.size()));

@@ -1,7 +1,5 @@
 #include "onnx/onnx_tensor.hpp"
 
-#include "core/chunk_arena.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -291,8 +289,7 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const PayloadSpan& payload, const
     tp.set_raw_data(std::move(bytes));
     return read_onnx_tensor(tp, dir, what);
   }
-  Tensor t = source.arena ? source.arena->tensor(h.type, std::move(h.dims))
-                          : Tensor::uninitialized(h.type, std::move(h.dims));
+  Tensor t = Tensor::uninitialized(h.type, std::move(h.dims));
   source.read(payload, t.raw());
   return t;
 }

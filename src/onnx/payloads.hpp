@@ -16,8 +16,6 @@
 
 namespace celer {
 
-class ChunkArena;
-
 struct PayloadSpan {
   uint64_t offset = 0;  // of the payload in the original bytes
   uint64_t size = 0;
@@ -33,12 +31,11 @@ struct StrippedModel {
 // ModelProto in a shape the walker handles; protobuf should then parse the original bytes and report any error.
 bool strip_payloads(std::string_view model, uint64_t min_bytes, StrippedModel& out);
 
-// Where payloads are read from: a file descriptor (pread) or the bytes in memory; and where small ones are put.
+// Where payloads are read from: a file descriptor (pread) or the bytes in memory.
 struct PayloadSource {
-  std::string_view bytes;       // the original model bytes (memory source), or empty
-  int fd = -1;                  // the model file (file source), or -1
-  std::string label;            // for messages
-  ChunkArena* arena = nullptr;  // when set, tensors under 2 MiB are placed there (fewer page faults)
+  std::string_view bytes;  // the original model bytes (memory source), or empty
+  int fd = -1;             // the model file (file source), or -1
+  std::string label;       // for messages
   // Reads a span into dst; throws kIo when the file is shorter than it was when walked.
   void read(const PayloadSpan& span, void* dst) const;
 };

@@ -1,7 +1,5 @@
 #include "devices/cpu/onednn_common.hpp"
 
-#include "core/chunk_arena.hpp"
-
 #include <cstdlib>
 #include <cstring>
 #include <unordered_map>
@@ -230,17 +228,12 @@ void reorder(const memory& src, const memory& dst) {
   stream().wait();
 }
 
-memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to, std::shared_ptr<void>* owner) {
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to) {
   // One thread: a weight reorder is short and memory-bound, and a parallel one stalls at its barrier whenever another
   // process holds the other CPU (compiles on a busy 2-CPU machine took several times longer with 2 threads).
   ThreadScope one(1);
   memory src(from, engine(), const_cast<void*>(t.raw()));
-  // Small packed weights share huge-page chunks (they live as long as their compiled model); oneDNN allocates the
-  // others.
-  static ChunkArena arena;
-  void* data = nullptr;
-  *owner = arena.allocate(to.get_size(), &data);
-  memory dst = *owner ? memory(to, engine(), data) : memory(to, engine());
+  memory dst(to, engine());
   reorder(src, dst);
   return dst;
 }

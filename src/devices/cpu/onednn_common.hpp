@@ -108,10 +108,8 @@ class ThreadScope {
 
 // Executes a reorder between two memories on the calling thread's stream.
 void reorder(const memory& src, const memory& dst);
-// A constant tensor's data reordered from `from` into `to`, once, at kernel creation. Small results are placed in a
-// shared huge-page arena and `owner` keeps their buffer alive (keep it as long as the memory); larger ones are owned
-// by the memory object (`owner` set to null).
-memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to, std::shared_ptr<void>* owner);
+// A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to);
 // A memory descriptor's layout as a string (data type, dims, padding, blocking, extra flags): the key under which
 // packed weights are recorded and found again (runtime/packed_weights.hpp).
 std::string layout_key(const memory::desc& md);

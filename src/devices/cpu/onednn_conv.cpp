@@ -92,7 +92,7 @@ struct ConvEntry {
   dnnl::primitive prim;
   memory::desc src_user, dst_user, src, dst, wei_user, wei, bias, scratchpad;
   memory packed;                       // constant weights in `wei` layout
-  std::shared_ptr<void> packed_owner;  // keeps `packed`'s buffer alive when it is not its own (cache, arena)
+  std::shared_ptr<void> packed_owner;  // keeps `packed`'s buffer alive when it is a view (cached packed weights)
   MappedPostOps post;
 };
 
@@ -337,7 +337,7 @@ class ConvKernel final : public Kernel {
               node_, store_, e->wei,
               [&] {
                 CELER_CHECK(wconst_, kInternal, node_.describe(), ": constant weights released before packing");
-                return pack(*wconst_, e->wei_user, e->wei, &e->packed_owner);
+                return pack(*wconst_, e->wei_user, e->wei);
               },
               &e->packed_owner);
         }

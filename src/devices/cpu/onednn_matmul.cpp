@@ -72,7 +72,7 @@ struct MatMulEntry {
   memory packed;           // constant B in `b` layout
   bool c_as_bias = false;  // Gemm: C is the primitive's bias; else (when present) it is pre-filled into y
   MappedPostOps post;
-  std::shared_ptr<void> packed_storage;  // owns `packed`'s buffer when it is not its own (cache, arena, ba16a64b)
+  std::shared_ptr<void> packed_storage;  // owns `packed`'s buffer when pack_ba16a64b allocated it
   bool gemv = false;                     // one row of A: cpu::gemv_ba16a64b instead of the primitive
   int64_t K = 0, N = 0;                  // B's dims (gemv)
 };
@@ -350,7 +350,7 @@ class MatMulKernel final : public Kernel {
               memory m;
               if (!bf16_ && b.size() == 2 && (b_tag == Tag::ab || b_tag == Tag::ba))
                 m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, &e->packed_storage);
-              return m ? m : pack(*bconst_, e->b_user, e->b, &e->packed_storage);
+              return m ? m : pack(*bconst_, e->b_user, e->b);
             },
             &e->packed_storage);
         e->gemv = gemv_fits(*e, b, c, in, has_c);

@@ -181,7 +181,7 @@ class QConvKernel final : public Kernel {
         node_, store, e->wei,
         [&] {
           CELER_CHECK(s8_, kInternal, node_.describe(), ": constant weights released before packing");
-          return pack(*s8_, wei_user, e->wei, &e->packed_owner);
+          return pack(*s8_, wei_user, e->wei);
         },
         &e->packed_owner);
     return e->packed ? e : nullptr;

@@ -187,7 +187,7 @@ class QMatMulKernel final : public Kernel {
         node_, store, e->b,
         [&] {
           CELER_CHECK(s8_, kInternal, node_.describe(), ": constant B released before packing");
-          return pack(*s8_, b_user, e->b, &e->packed_owner);
+          return pack(*s8_, b_user, e->b);
         },
         &e->packed_owner);
     return e->packed ? e : nullptr;
