@@ -511,6 +511,37 @@ TEST(CpuOnednnLayout, ResidualChainStaysBlocked) {
     }
 }
 
+// A network whose convolutions all have 8 to 15 input channels still gets a layout chain: run plain, each convolution
+// reordered its input into the layout its primitive wanted and its output back (two reorders per node, the larger
+// part of a small convolution's time). Only the stem-like first convolution (1 channel) does not vote.
+TEST(CpuOnednnLayout, NarrowNetworkGetsAChain) {
+  auto g = std::make_shared<Graph>();
+  Value* x = g->add_value("x", ValueType::tensor(kF32, PartialShape::of({1, 1, 6, 6})));
+  g->inputs.push_back(x);
+  Value* v = x;
+  const std::vector<Dims> weights = {{8, 1, 3, 3}, {8, 8, 1, 1}, {12, 8, 3, 3}, {8, 12, 1, 1}};
+  for (size_t i = 0; i < weights.size(); ++i) {
+    auto op = std::make_unique<Conv>();
+    if (weights[i][2] == 3) op->window.pads = {1, 1, 1, 1};
+    Value* w = g->add_constant("w" + std::to_string(i), random_tensor(weights[i], uint32_t(40 + i)));
+    Value* y = g->add_value("y" + std::to_string(i));
+    g->add_node("conv" + std::to_string(i), std::move(op), {v, w}, {y});
+    v = y;
+  }
+  g->outputs = {v};
+  infer_graph(*g, InferOptions{0});
+  Tensor xt = random_tensor({1, 1, 6, 6}, 50);
+  Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+  const Tensor want = ref.run({RtValue(xt)})[0].tensor;
+  std::shared_ptr<Graph> cpu_graph(g->clone());
+  run_layout_pass(*cpu_graph, CompileOptions{});
+  int reorders = 0;
+  for (const auto& n : cpu_graph->nodes) reorders += n->op->kind() == OpKind::kReorder;
+  EXPECT_EQ(reorders, 2);  // in and out of the chain (before: none, and two reorders inside every convolution)
+  Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), CompileOptions{});
+  expect_close(cpu.run({RtValue(xt)})[0].tensor, want, "narrow chain");
+}
+
 // The CPU Reorder kernel (a layout change: blocked transposes) against the reference one, between every pair of
 // layouts, on sizes with partial 16 x 16 tiles and a large one (threads).
 TEST(CpuOnednnLayout, ReorderKernel) {

@@ -208,7 +208,7 @@ Layout choose_layout(const Graph& g, const CompileOptions& options, std::unorder
     if (n->op->kind() != OpKind::kConv) continue;
     if (std::optional<Layout> l = onednn::conv_preferred_layout(*n, options)) {
       runnable.insert(n.get());
-      if (n->inputs[0]->type.shape[1].value() >= 16) ++votes[*l];  // not the stem: it prefers plain input
+      if (n->inputs[0]->type.shape[1].value() >= 8) ++votes[*l];  // not the stem (1-4 channels): it prefers plain input
     }
   }
   if (const char* env = std::getenv("CELER_CPU_LAYOUT")) {

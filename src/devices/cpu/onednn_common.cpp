@@ -335,10 +335,46 @@ void ExecArgs::add(int arg, const memory& m) {
   ++n_;
 }
 
+namespace {
+// The calling thread's run-time reorders by (from, to) layout; the oldest goes when it holds kMax of them.
+struct CachedReorders {
+  struct Entry {
+    memory::desc from, to;
+    dnnl::primitive prim;
+    memory src, dst;
+  };
+  static constexpr size_t kMax = 64;
+  std::vector<Entry> entries;
+  size_t next = 0;  // the entry replaced next when full
+
+  Entry& get(const memory::desc& from, const memory::desc& to) {
+    for (Entry& e : entries)
+      if (e.from == from && e.to == to) return e;
+    Entry e{from, to, dnnl::reorder(dnnl::reorder::primitive_desc(engine(), from, engine(), to)),
+            memory(from, engine(), nullptr), memory(to, engine(), nullptr)};
+    if (entries.size() < kMax) return entries.emplace_back(std::move(e));
+    Entry& slot = entries[next];
+    next = (next + 1) % kMax;
+    return slot = std::move(e);
+  }
+};
+}  // namespace
+
+void reorder_data(const memory::desc& from, const void* src, const memory::desc& to, void* dst) {
+  thread_local CachedReorders cache;
+  CachedReorders::Entry& e = cache.get(from, to);
+  dnnl::stream& s = stream();
+  e.src.set_data_handle(const_cast<void*>(src), s);
+  e.dst.set_data_handle(dst, s);
+  dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, e.src.get()}, {DNNL_ARG_TO, e.dst.get()}};
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(e.prim.get(), s.get(), 2, args), "could not execute a reorder");
+  s.wait();
+}
+
 void ExecArgs::add_input(int arg, const Tensor& t, const memory::desc& user, const memory::desc& md, Slot slot) {
   if (md == user) return add(arg, t, md);
   void* buf = scratch(slot, md.get_size());
-  reorder(wrap(t, user), memory(md, engine(), buf));
+  reorder_data(user, t.raw(), md, buf);
   add(arg, md, buf);
 }
 

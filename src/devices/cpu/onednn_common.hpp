@@ -106,8 +106,14 @@ class ThreadScope {
   int prev_;
 };
 
-// Executes a reorder between two memories on the calling thread's stream.
+// Executes a reorder between two memories on the calling thread's stream (creates the reorder primitive: for
+// compile-time work).
 void reorder(const memory& src, const memory& dst);
+// Reorders `src` in layout `from` into `dst` in layout `to` at run time (an activation into the layout a primitive
+// wants, and its output back): the calling thread keeps the reorder primitive and memory objects of each (from, to)
+// pair, so a run binds two pointers and executes. reorder() built them every time: several microseconds, more than a
+// small convolution's own work.
+void reorder_data(const memory::desc& from, const void* src, const memory::desc& to, void* dst);
 // A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
 memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to);
 // A memory descriptor's layout as a string (data type, dims, padding, blocking, extra flags): the key under which

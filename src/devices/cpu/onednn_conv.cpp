@@ -206,7 +206,7 @@ class ConvKernel final : public Kernel {
     args.add_scratchpad(e->scratchpad);
     add_post_op_args(e->post, ctx, args);
     args.execute(e->prim);
-    if (dst) reorder(memory(e->dst, engine(), dst), wrap(y, e->dst_user));
+    if (dst) reorder_data(e->dst, dst, e->dst_user, y.raw());
     // Post-ops oneDNN did not take. In a blocked layout only those that are elementwise in any layout may be left
     // (the layout pass blocks nodes whose post-ops all map, so this is a safety net).
     for (const PostOp& p : e->post.tail)

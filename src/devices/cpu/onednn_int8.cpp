@@ -231,7 +231,7 @@ void add_operands(const std::vector<BinaryOperand>& ops, const KernelContext& ct
       args.add(arg, b.md, &b.value);
     } else if (b.md != b.user) {
       void* t = operand_scratch(i, b.md.get_size());
-      reorder(wrap(ctx.input(b.input), b.user), memory(b.md, engine(), t));
+      reorder_data(b.user, ctx.input(b.input).raw(), b.md, t);
       args.add(arg, b.md, t);
     } else {
       args.add(arg, ctx.input(b.input), b.md);

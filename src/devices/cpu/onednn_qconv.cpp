@@ -106,7 +106,7 @@ class QConvKernel final : public Kernel {
     if (zd != 0) args.add(DNNL_ARG_ATTR_ZERO_POINTS | DNNL_ARG_DST, zmd, &zd);
     int8::add_operands(e->binary, ctx, args);
     args.execute(e->prim);
-    if (dst) reorder(memory(e->dst, engine(), dst), wrap(y, e->dst_user));
+    if (dst) reorder_data(e->dst, dst, e->dst_user, y.raw());
   }
 
  private:
