@@ -197,13 +197,13 @@ class EltwiseKernel final : public Kernel {
   }
   void run(KernelContext& ctx) const override {
     const bool joins = op_.concat >= 2;
-    Tensor& y = ctx.output(0);
     const Tensor& x = ctx.input(0);
+    CELER_CHECK(!layout_ || x.type() == ElementType::kF32, kInternal, "an Eltwise in a layout chain got another type");
+    if (x.type() != ElementType::kF32) return op_.run(ctx);  // before the output is allocated (the output has x's type)
+    Tensor& y = ctx.output(0);
     const Dims& xd = joins ? y.dims() : x.dims();
     if (layout_)
-      CELER_CHECK(x.type() == ElementType::kF32 && xd == layout_->out_logical, kInternal,
-                  "an Eltwise in a layout chain got another type or shape");
-    if (x.type() != ElementType::kF32 || y.type() != ElementType::kF32) return op_.run(ctx);
+      CELER_CHECK(xd == layout_->out_logical, kInternal, "an Eltwise in a layout chain got another shape");
     Joined joined;
     if (joins && !join(ctx, joined)) return op_.run(ctx);
     // Operand 0 is the chain's input; then one operand per binary step.
