@@ -199,6 +199,12 @@ TEST_F(CliTest, BenchWritesTheReport) {
   EXPECT_EQ(j.at("count").get<int>(), 8);
   EXPECT_EQ(j.at("input_shapes").at("x").at(0).get<int>(), 4);
   EXPECT_EQ(j.at("per_node").at(0).at("precision").get<std::string>(), "f32");
+  // Two streams: throughput is over their busy time, the idle tail after the last start (shared by the 2 streams)
+  // left out of the wall time.
+  const double idle = j.at("streams_idle_tail_ms"), dur = j.at("duration_ms"), fps = j.at("throughput_fps");
+  EXPECT_GE(idle, 0);
+  EXPECT_LE(idle, dur);
+  EXPECT_NEAR(fps, 8 * 4 * 1000.0 / (dur - idle / 2), 1e-6 * fps);
   // Settings that cannot work together are refused before anything runs.
   r = celer_cli("bench " + model_ + " --api sync --nireq 4");
   EXPECT_EQ(r.status, 1) << r.output;
