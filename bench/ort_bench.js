@@ -170,7 +170,7 @@ async function main() {
     warmup: args.warmup,
     late_ms: Math.max(0, lateMs),
     iterations: samples.length,
-    latency_ms: { median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), min: sorted[0],
+    latency_ms: { median: quantile(sorted, 0.5), p90: quantile(sorted, 0.9), p99: quantile(sorted, 0.99), min: sorted[0],
                   max: sorted[sorted.length - 1] },
     throughput_fps: samples.length * 1000 / totalMs,
     peak_rss_mb: process.resourceUsage().maxRSS / 1024,
