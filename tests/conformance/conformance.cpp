@@ -1,7 +1,8 @@
 // Runs ONNX's backend node tests (DIR/node/<case>/model.onnx + test_data_set_*/{input,output}_*.pb) on a device and
 // compares with the expected outputs: floats within rtol 1e-3 / atol 1e-7, everything else exact. A list of expected
 // failures (one case per line, '# reason' after it) is checked both ways: an unexpected failure or an unexpected pass
-// fails the run.
+// fails the run. Cases whose reason starts with "random output" are the exception: their expected data are one draw
+// of a random generator, which an implementation matches now and then by chance, so they may pass.
 #include <algorithm>
 #include <chrono>
 #include <cstring>
@@ -215,9 +216,13 @@ int main(int argc, char** argv) {
     }
     double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     bool is_expected = expected.count(name) > 0;
+    const bool random = is_expected && expected[name].find_first_not_of(' ') != std::string::npos &&
+                        expected[name].compare(expected[name].find_first_not_of(' '), 13, "random output") == 0;
     if (err.empty()) {
       ++passed;
-      if (is_expected) {
+      if (random) {
+        std::cout << "passed by chance: " << name << " (random output)\n";
+      } else if (is_expected) {
         ++unexpected_pass;
         std::cout << "UNEXPECTED PASS " << name << " (remove it from the expected failures)\n";
       } else if (verbose) {
