@@ -52,13 +52,17 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, s
     for (int64_t kb = 0; kb < KB; ++kb) {
       float* block = d + (nb * KB + kb) * 16 * 64;
       std::fill(block, block + 16 * 64, 0.0f);
-      for (int64_t i = 0; i < 16 && kb * 16 + i < K; ++i) {
-        const int64_t k = kb * 16 + i;
-        float* row = block + i * 64;
-        if (transposed)
-          for (int64_t j = 0; j < cols; ++j) row[j] = src[(n0 + j) * K + k];
-        else
-          std::copy(src + k * N + n0, src + k * N + n0 + cols, row);
+      const int64_t k0 = kb * 16, rows = std::min<int64_t>(16, K - k0);
+      if (transposed) {
+        // B^T is [N, K]: read each of the block's 64 columns as one run of 16 floats. Reading along k instead
+        // touches 64 lines a row (K * 4 bytes apart, often one L1 set) per element and took 2.4-2.8 ms for 1000 x 1024.
+        for (int64_t j = 0; j < cols; ++j) {
+          const float* col = src + (n0 + j) * K + k0;
+          for (int64_t i = 0; i < rows; ++i) block[i * 64 + j] = col[i];
+        }
+      } else {
+        for (int64_t i = 0; i < rows; ++i)
+          std::copy(src + (k0 + i) * N + n0, src + (k0 + i) * N + n0 + cols, block + i * 64);
       }
     }
   }
