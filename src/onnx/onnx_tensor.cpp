@@ -289,7 +289,17 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const PayloadSpan& payload, const
     tp.set_raw_data(std::move(bytes));
     return read_onnx_tensor(tp, dir, what);
   }
-  Tensor t = Tensor::uninitialized(h.type, std::move(h.dims));
+  // Small weights (rank 2 and up) share the source's arena (core/weight_arena.hpp); large ones are huge-page backed on
+  // their own. Vectors (biases, normalisation parameters) stay apart: kernels read many of them as they are, and
+  // such a one would keep its whole block, with the weights packed and released around it, resident.
+  Tensor t;
+  if (source.arena && payload.size < PayloadSource::kArenaBelow && h.dims.size() >= 2) {
+    std::shared_ptr<void> piece = source.arena->allocate(size_t(payload.size));
+    void* data = piece.get();
+    t = Tensor::view(h.type, std::move(h.dims), data, std::move(piece));
+  } else {
+    t = Tensor::uninitialized(h.type, std::move(h.dims));
+  }
   source.read(payload, t.raw());
   return t;
 }

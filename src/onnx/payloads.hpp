@@ -4,8 +4,9 @@
 // model costs more than everything else celer does to load and compile it (page faults on 4 KiB pages, then a second
 // copy into tensors). Instead, the model bytes are first walked at the wire-format level (no protobuf objects): the
 // raw_data fields of the main graph's large initializers are left out of a compact copy that protobuf then parses, and
-// their place in the file is recorded. The importer reads each payload straight into its tensor's own (aligned,
-// huge-page backed) memory, with pread from the file, so the payload pages are never mapped into the process.
+// their place in the file is recorded. The importer reads each payload straight into aligned, huge-page backed memory
+// (a large one its tensor's own, small ones pieces of shared blocks: core/weight_arena.hpp), with pread from the
+// file, so the payload pages are never mapped into the process.
 // Anything the walker does not understand makes it give up, and protobuf parses the original bytes as before.
 #pragma once
 
@@ -13,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/weight_arena.hpp"
 
 namespace celer {
 
@@ -36,6 +39,9 @@ struct PayloadSource {
   std::string_view bytes;  // the original model bytes (memory source), or empty
   int fd = -1;             // the model file (file source), or -1
   std::string label;       // for messages
+  // Where weights (rank 2 and up) under kArenaBelow bytes are placed (null: each in its own allocation).
+  WeightArena* arena = nullptr;
+  static constexpr uint64_t kArenaBelow = uint64_t(2) << 20;
   // Reads a span into dst; throws kIo when the file is shorter than it was when walked.
   void read(const PayloadSpan& span, void* dst) const;
 };

@@ -178,6 +178,7 @@ detail::Target compile_target(const Graph& source, const Device& dev, CompileOpt
   dev.run_passes(*t.graph, options);
   CompileOptions o = options;
   if (key) o.packed = std::make_shared<PackedWeights>(PackedWeights::Mode::kRecord);
+  o.weight_arena = std::make_shared<WeightArena>();
   // Weights the kernels packed leave the compiled graph (the Model, if any, keeps its own).
   t.executor = std::make_unique<Executor>(t.graph, dev, o, /*release_graph_constants=*/true);
   if (key) {

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "celer/celer.hpp"
+#include "core/weight_arena.hpp"
 #include "ir/graph.hpp"
 #include "ops/op.hpp"
 #include "runtime/packed_weights.hpp"
@@ -48,6 +49,8 @@ struct CompileOptions {
   int compile_threads = 0;
   // With the model cache: kernels record the weights they pack (cold compile) or find them there (warm start).
   std::shared_ptr<PackedWeights> packed;
+  // Where kernels put the weights they pack while they are created (core/weight_arena.hpp; null: each its own).
+  std::shared_ptr<WeightArena> weight_arena;
 };
 
 class Device {

@@ -228,12 +228,19 @@ void reorder(const memory& src, const memory& dst) {
   stream().wait();
 }
 
-memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to) {
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to, WeightArena* arena,
+            std::shared_ptr<void>* owner) {
   // One thread: a weight reorder is short and memory-bound, and a parallel one stalls at its barrier whenever another
   // process holds the other CPU (compiles on a busy 2-CPU machine took several times longer with 2 threads).
   ThreadScope one(1);
   memory src(from, engine(), const_cast<void*>(t.raw()));
-  memory dst(to, engine());
+  memory dst;
+  if (arena && owner) {
+    *owner = arena->allocate(to.get_size());
+    dst = memory(to, engine(), owner->get());
+  } else {
+    dst = memory(to, engine());
+  }
   reorder(src, dst);
   return dst;
 }
@@ -280,7 +287,6 @@ memory packed_weights(const Node& node, PackedWeights* store, const memory::desc
 
 memory wrap(const Tensor& t, const memory::desc& md) { return memory(md, engine(), const_cast<void*>(t.raw())); }
 
-
 void add_post_op_args(const MappedPostOps& post, const KernelContext& ctx, ExecArgs& args) {
   for (size_t i = 0; i < post.slots.size(); ++i)
     args.add(DNNL_ARG_ATTR_MULTIPLE_POST_OP(post.slots[i]) | DNNL_ARG_SRC_1, ctx.input(post.inputs[i]), post.mds[i]);
@@ -296,9 +302,7 @@ struct BoundMemories {
     bool operator==(const Key& o) const { return owner == o.owner && arg == o.arg; }
   };
   struct Hash {
-    size_t operator()(const Key& k) const {
-      return std::hash<const void*>()(k.owner) * 31u + std::hash<int>()(k.arg);
-    }
+    size_t operator()(const Key& k) const { return std::hash<const void*>()(k.owner) * 31u + std::hash<int>()(k.arg); }
   };
   struct Bound {
     memory mem;
@@ -384,7 +388,8 @@ void ExecArgs::add_scratchpad(const memory::desc& md) {
 
 void ExecArgs::execute(const dnnl::primitive& prim) {
   dnnl::stream& s = stream();
-  dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), s.get(), n_, n_ > kInline ? more_.data() : args_), "could not execute a primitive");
+  dnnl::error::wrap_c_api(dnnl_primitive_execute(prim.get(), s.get(), n_, n_ > kInline ? more_.data() : args_),
+                          "could not execute a primitive");
   s.wait();
 }
 

@@ -12,8 +12,8 @@
 
 #include <cstdint>
 #include <dnnl.hpp>
-#include <map>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -115,7 +115,8 @@ void reorder(const memory& src, const memory& dst);
 // small convolution's own work.
 void reorder_data(const memory::desc& from, const void* src, const memory::desc& to, void* dst);
 // A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
-memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to);
+memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to, WeightArena* arena = nullptr,
+            std::shared_ptr<void>* owner = nullptr);
 // A memory descriptor's layout as a string (data type, dims, padding, blocking, extra flags): the key under which
 // packed weights are recorded and found again (runtime/packed_weights.hpp).
 std::string layout_key(const memory::desc& md);

@@ -92,7 +92,7 @@ struct ConvEntry {
   dnnl::primitive prim;
   memory::desc src_user, dst_user, src, dst, wei_user, wei, bias, scratchpad;
   memory packed;                       // constant weights in `wei` layout
-  std::shared_ptr<void> packed_owner;  // keeps `packed`'s buffer alive when it is a view (cached packed weights)
+  std::shared_ptr<void> packed_owner;  // keeps `packed`'s buffer alive when it is a view (arena, cached weights)
   MappedPostOps post;
 };
 
@@ -118,6 +118,7 @@ class ConvKernel final : public Kernel {
     wconst_ = node.inputs[1]->constant;
     w_const_ = constant_weights(node, 1, options);
     store_ = options.packed.get();
+    arena_ = options.weight_arena.get();
     layouts_ = input_layouts(node);
     elems_ = input_elems(node);
     out_layout_ = layouts_[0];
@@ -139,6 +140,7 @@ class ConvKernel final : public Kernel {
     ThreadScope ts(threads_);
     static_entry_ = make(dims, node_.outputs[0]->type.shape.to_dims(), query_only);
     store_ = nullptr;  // only while the kernel is created
+    arena_ = nullptr;
     // Every shape is static, so run() always finds this entry: the packed copy replaces the original weights.
     if (static_entry_ && static_entry_->packed) wconst_.reset();
     return static_entry_ != nullptr;
@@ -337,7 +339,7 @@ class ConvKernel final : public Kernel {
               node_, store_, e->wei,
               [&] {
                 CELER_CHECK(wconst_, kInternal, node_.describe(), ": constant weights released before packing");
-                return pack(*wconst_, e->wei_user, e->wei);
+                return pack(*wconst_, e->wei_user, e->wei, arena_, &e->packed_owner);
               },
               &e->packed_owner);
         }
@@ -365,6 +367,7 @@ class ConvKernel final : public Kernel {
   PostOps mapped_ops_;              // post_ops_ but own_: those given to oneDNN (or run after it by apply_post_ops)
   std::optional<PostOp> own_;       // a final unary run by apply_own_unary
   PackedWeights* store_ = nullptr;  // CompileOptions::packed while the kernel is created
+  WeightArena* arena_ = nullptr;    // CompileOptions::weight_arena, likewise
   bool w_const_ = false;            // the weights are a constant
   std::shared_ptr<const Tensor> wconst_;  // they, until packed for static shapes
   std::vector<Layout> layouts_;
@@ -372,7 +375,7 @@ class ConvKernel final : public Kernel {
   Layout out_layout_ = Layout::kPlain;
   ElementType out_elem_ = ElementType::kF32;
   ElementType compute_ = ElementType::kF32;  // of the primitive's activations and weights
-  std::vector<Dims> static_dims_;  // the inputs' dims static_entry_ was made for
+  std::vector<Dims> static_dims_;            // the inputs' dims static_entry_ was made for
   std::shared_ptr<const ConvEntry> static_entry_;
   ShapeCache<ConvEntry> cache_;
 };

@@ -31,7 +31,8 @@ using namespace onednn;
 // B by blocks of 4 KB, one page each, and with 4 KB pages a [3072, 768] B ran 14% slower (TLB misses). The partial
 // last page stays small, so the resident size does not grow. `storage` receives the buffer's owner.
 // Returns an empty memory when `to` is not that layout.
-memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, std::shared_ptr<void>* storage) {
+memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, WeightArena* arena,
+                     std::shared_ptr<void>* storage) {
   if (b.type() != ElementType::kF32 || b.rank() != 2) return {};
   const int64_t K = transposed ? b.dim(1) : b.dim(0), N = transposed ? b.dim(0) : b.dim(1);
   if (to != memory::desc({K, N}, memory::data_type::f32, Tag::BA16a64b)) return {};
@@ -39,10 +40,16 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, s
   if (to.get_size() != size_t(KB * NB * 16 * 64) * sizeof(float)) return {};
   constexpr size_t kHugePage = size_t(2) << 20;
   const size_t bytes = to.get_size();
-  void* buf = std::aligned_alloc(kHugePage, (bytes + kHugePage - 1) / kHugePage * kHugePage);
-  if (!buf) return {};
-  storage->reset(buf, std::free);
-  if (bytes >= kHugePage) madvise(buf, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // advisory: errors ignored
+  void* buf = nullptr;
+  if (arena) {
+    *storage = arena->allocate(bytes);
+    buf = storage->get();
+  } else {
+    buf = std::aligned_alloc(kHugePage, (bytes + kHugePage - 1) / kHugePage * kHugePage);
+    if (!buf) return {};
+    storage->reset(buf, std::free);
+    if (bytes >= kHugePage) madvise(buf, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // advisory: errors ignored
+  }
   memory dst(to, engine(), buf);
   float* d = static_cast<float*>(buf);
   const float* src = b.data<float>();
@@ -76,7 +83,7 @@ struct MatMulEntry {
   memory packed;           // constant B in `b` layout
   bool c_as_bias = false;  // Gemm: C is the primitive's bias; else (when present) it is pre-filled into y
   MappedPostOps post;
-  std::shared_ptr<void> packed_storage;  // owns `packed`'s buffer when pack_ba16a64b allocated it
+  std::shared_ptr<void> packed_storage;  // owns `packed`'s buffer when celer allocated it (arena, pack_ba16a64b)
   bool gemv = false;                     // one row of A: cpu::gemv_ba16a64b instead of the primitive
   int64_t K = 0, N = 0;                  // B's dims (gemv)
 };
@@ -98,6 +105,7 @@ class MatMulKernel final : public Kernel {
     bconst_ = node.inputs[1]->constant;
     b_const_ = constant_weights(node, 1, options);
     store_ = options.packed.get();
+    arena_ = options.weight_arena.get();
     bf16_ = b_const_ && use_bf16(options);
   }
 
@@ -111,6 +119,7 @@ class MatMulKernel final : public Kernel {
     ThreadScope ts(threads_);
     static_entry_ = make(dims);
     store_ = nullptr;  // only while the kernel is created
+    arena_ = nullptr;
     // Every shape is static, so run() always finds this entry: the packed copy replaces the original B.
     if (static_entry_ && static_entry_->packed) bconst_.reset();
     return static_entry_ != nullptr;
@@ -353,8 +362,8 @@ class MatMulKernel final : public Kernel {
               CELER_CHECK(bconst_, kInternal, node_.describe(), ": constant B released before packing");
               memory m;
               if (!bf16_ && b.size() == 2 && (b_tag == Tag::ab || b_tag == Tag::ba))
-                m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, &e->packed_storage);
-              return m ? m : pack(*bconst_, e->b_user, e->b);
+                m = pack_ba16a64b(*bconst_, e->b, b_tag == Tag::ba, arena_, &e->packed_storage);
+              return m ? m : pack(*bconst_, e->b_user, e->b, arena_, &e->packed_storage);
             },
             &e->packed_storage);
         e->gemv = gemv_fits(*e, b, c, in, has_c);
@@ -374,9 +383,10 @@ class MatMulKernel final : public Kernel {
   bool bf16_ = false;  // bf16 A and B (constant B only), f32 accumulation and output
   PostOps post_ops_;
   PackedWeights* store_ = nullptr;        // CompileOptions::packed while the kernel is created
+  WeightArena* arena_ = nullptr;          // CompileOptions::weight_arena, likewise
   bool b_const_ = false;                  // B is a constant
   std::shared_ptr<const Tensor> bconst_;  // it, until packed for static shapes
-  std::vector<Dims> static_dims_;  // the inputs' dims static_entry_ was made for
+  std::vector<Dims> static_dims_;         // the inputs' dims static_entry_ was made for
   std::shared_ptr<const MatMulEntry> static_entry_;
   ShapeCache<MatMulEntry> cache_;
 };
