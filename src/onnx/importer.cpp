@@ -219,6 +219,7 @@ std::shared_ptr<Graph> GraphBuilder::build(onnx::GraphProto& gp) {
   const std::vector<PayloadSpan>* payloads = depth_ == 0 ? st_.payloads : nullptr;
   CELER_CHECK(!payloads || payloads->size() == size_t(gp.initializer_size()), kInternal,
               "initializer payloads out of step with the parsed graph");
+  std::vector<PayloadRead> reads;  // the payloads' reads, done together after the loop
   for (int i = 0; i < gp.initializer_size(); ++i) {
     onnx::TensorProto& init = *gp.mutable_initializer(i);
     CELER_CHECK(!init.name().empty(), kInvalidModel, "graph '", gp.name(), "': an initializer has no name");
@@ -227,12 +228,13 @@ std::shared_ptr<Graph> GraphBuilder::build(onnx::GraphProto& gp) {
     const std::string what = "initializer '" + init.name() + "'";
     if (init.data_location() == onnx::TensorProto::EXTERNAL) st_.external_data = true;
     if (payloads && (*payloads)[size_t(i)].size > 0)
-      g.add_constant(init.name(),
-                     take_onnx_tensor(init, (*payloads)[size_t(i)], *st_.payload_source, st_.weights_dir, what));
+      g.add_constant(init.name(), take_onnx_tensor(init, (*payloads)[size_t(i)], *st_.payload_source,
+                                                   st_.weights_dir, what, &reads));
     else
       g.add_constant(init.name(), take_onnx_tensor(init, st_.weights_dir, what));
     init_names.insert(init.name());
   }
+  if (!reads.empty()) read_payloads(*st_.payload_source, reads);
   CELER_CHECK(gp.sparse_initializer_size() == 0, kUnsupported, "graph '", gp.name(),
               "': sparse initializers are not supported");
   for (const auto& in : gp.input()) {

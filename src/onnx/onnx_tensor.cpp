@@ -274,7 +274,7 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const std::string& dir, const std
 }
 
 Tensor take_onnx_tensor(onnx::TensorProto& tp, const PayloadSpan& payload, const PayloadSource& source,
-                        const std::string& dir, const std::string& what) {
+                        const std::string& dir, const std::string& what, std::vector<PayloadRead>* reads) {
   TensorHeader h = read_header(tp, what);
   CELER_CHECK(h.typed_count == 0, kInvalidModel, h.what, ": has both raw_data and typed data fields");
   CELER_CHECK(tp.data_location() != onnx::TensorProto::EXTERNAL, kInvalidModel, h.what,
@@ -300,7 +300,10 @@ Tensor take_onnx_tensor(onnx::TensorProto& tp, const PayloadSpan& payload, const
   } else {
     t = Tensor::uninitialized(h.type, std::move(h.dims));
   }
-  source.read(payload, t.raw());
+  if (reads)
+    reads->push_back({payload, t.raw()});
+  else
+    source.read(payload, t.raw());
   return t;
 }
 

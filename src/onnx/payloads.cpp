@@ -1,10 +1,13 @@
 #include "onnx/payloads.hpp"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <thread>
 
 #include "celer/error.hpp"
 
@@ -163,6 +166,37 @@ bool strip_payloads(std::string_view model, uint64_t min_bytes, StrippedModel& o
   }
   for (const PayloadSpan& s : out.initializers) stripped |= s.size > 0;
   return stripped;
+}
+
+void read_payloads(const PayloadSource& source, const std::vector<PayloadRead>& reads) {
+  uint64_t total = 0;
+  for (const PayloadRead& r : reads) total += r.span.size;
+  cpu_set_t cpus;
+  const bool two = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2;
+  if (!two || total < (uint64_t(8) << 20)) {
+    for (const PayloadRead& r : reads) source.read(r.span, r.dst);
+    return;
+  }
+  // The second thread takes reads from the end until it holds about half of the bytes.
+  size_t split = reads.size();
+  for (uint64_t back = 0; split > 0 && back + reads[split - 1].span.size <= total / 2; --split)
+    back += reads[split - 1].span.size;
+  std::exception_ptr error;
+  std::thread helper([&] {
+    try {
+      for (size_t i = split; i < reads.size(); ++i) source.read(reads[i].span, reads[i].dst);
+    } catch (...) {
+      error = std::current_exception();
+    }
+  });
+  try {
+    for (size_t i = 0; i < split; ++i) source.read(reads[i].span, reads[i].dst);
+  } catch (...) {
+    helper.join();
+    throw;
+  }
+  helper.join();
+  if (error) std::rethrow_exception(error);
 }
 
 void PayloadSource::read(const PayloadSpan& span, void* dst) const {

@@ -68,29 +68,30 @@ TEST(Payloads, WalkerFindsTheRawData) {
 }
 
 TEST(Payloads, SameResultsFromFileAndMemory) {
-  // Over the 1 MiB threshold, so that the file and memory paths both strip.
-  const int64_t n = 100000;
-  OnnxBuilder b = big_model(n, 3);
-  const std::string dir = temp_dir();
-  const std::string path = dir + "/big.onnx";
-  std::ofstream(path, std::ios::binary) << b.bytes();
-  std::vector<float> x(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) x[size_t(i)] = float(i % 13);
-  Tensor xt = Tensor::from_vector(x, {n});
-  Core core;
-  for (const Model& m : {core.read_model(path), core.read_model_from_memory(b.bytes())}) {
-    CompiledModel cm = core.compile_model(m, "REF");
-    InferRequest r = cm.create_infer_request();
-    r.set_input_tensor(0, xt);
-    r.infer();
-    const float* z = r.get_output_tensor(0).data<float>();
-    for (int64_t i = 0; i < n; i += 997) {
-      float expect = x[size_t(i)];
-      for (int k = 0; k < 3; ++k) expect += float(k + 1) + float(i % 97) * 0.25f;
-      ASSERT_FLOAT_EQ(z[i], expect) << i;
+  // Over the 1 MiB threshold, so that the file and memory paths both strip; 13 MB are read on two threads.
+  for (const int64_t n : {int64_t(100000), int64_t(1100000)}) {
+    OnnxBuilder b = big_model(n, 3);
+    const std::string dir = temp_dir();
+    const std::string path = dir + "/big.onnx";
+    std::ofstream(path, std::ios::binary) << b.bytes();
+    std::vector<float> x(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) x[size_t(i)] = float(i % 13);
+    Tensor xt = Tensor::from_vector(x, {n});
+    Core core;
+    for (const Model& m : {core.read_model(path), core.read_model_from_memory(b.bytes())}) {
+      CompiledModel cm = core.compile_model(m, "REF");
+      InferRequest r = cm.create_infer_request();
+      r.set_input_tensor(0, xt);
+      r.infer();
+      const float* z = r.get_output_tensor(0).data<float>();
+      for (int64_t i = 0; i < n; i += 997) {
+        float expect = x[size_t(i)];
+        for (int k = 0; k < 3; ++k) expect += float(k + 1) + float(i % 97) * 0.25f;
+        ASSERT_FLOAT_EQ(z[i], expect) << i;
+      }
     }
+    std::filesystem::remove_all(dir);
   }
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Payloads, DamagedBigModelsFailCleanly) {
