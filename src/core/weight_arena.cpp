@@ -16,7 +16,8 @@ size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 // `bytes` at a huge page boundary; the first `huge` bytes (whole 2 MiB pages) marked for transparent huge pages.
 std::shared_ptr<char> new_block(size_t bytes, size_t huge) {
-  void* p = std::aligned_alloc(kHugePage, round_up(bytes, kAlign));
+  // aligned_alloc wants a size that is a multiple of the alignment; the part past `bytes` is never touched.
+  void* p = std::aligned_alloc(kHugePage, round_up(bytes, kHugePage));
   CELER_CHECK(p, kLimitExceeded, "out of memory allocating ", bytes, " bytes for model weights");
   if (huge > 0) madvise(p, huge, MADV_HUGEPAGE);  // advisory: errors ignored
   return std::shared_ptr<char>(static_cast<char*>(p), [](char* q) { std::free(q); });
