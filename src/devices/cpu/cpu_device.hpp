@@ -42,6 +42,8 @@ namespace cpu {
 // False when it cannot.
 bool transpose_dense(const void* in, void* out, size_t elem_size, const Dims& dims, const std::vector<int64_t>& perm,
                      int threads);
+// dst[i * ds + j] = src[j * ss + i] for i, j < 16, 4-byte elements. AVX-512 only (simd().isa == Isa::kAvx512).
+void transpose16x16_avx512(const uint32_t* src, int64_t ss, uint32_t* dst, int64_t ds);
 }  // namespace cpu
 
 }  // namespace celer

@@ -63,13 +63,15 @@ bool plan_transpose(const Dims& dims, const std::vector<int64_t>& perm, Transpos
   return true;
 }
 
+}  // namespace
+
 // GCC 12 reports the intrinsics' internal undefined vectors as (maybe-)uninitialized inside target() functions.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 // dst[i * ds + j] = src[j * ss + i] for i, j < 16, 4-byte elements: 16 loads, three rounds of shuffles, 16 stores.
-__attribute__((target("avx512f"))) void transpose16x16_avx512(const uint32_t* src, int64_t ss, uint32_t* dst,
-                                                             int64_t ds) {
+__attribute__((target("avx512f"))) void cpu::transpose16x16_avx512(const uint32_t* src, int64_t ss, uint32_t* dst,
+                                                                   int64_t ds) {
   __m512 r[16], t[16];
   for (int j = 0; j < 16; ++j) r[j] = _mm512_loadu_ps(src + j * ss);
   for (int k = 0; k < 8; ++k) {  // within 128-bit lanes: pairs of rows interleaved
@@ -93,6 +95,8 @@ __attribute__((target("avx512f"))) void transpose16x16_avx512(const uint32_t* sr
   }
 }
 #pragma GCC diagnostic pop
+
+namespace {
 
 template <typename S>
 void transpose_typed(const TransposePlan& p, const S* in, S* out, int threads) {
@@ -150,8 +154,8 @@ void transpose_typed(const TransposePlan& p, const S* in, S* out, int threads) {
         const int64_t j1 = std::min(J, j0 + kB);
         if constexpr (sizeof(S) == 4) {
           if (avx512 && i1 - i0 == kB && j1 - j0 == kB) {
-            transpose16x16_avx512(reinterpret_cast<const uint32_t*>(src + j0 * jstride_in + i0), jstride_in,
-                                  reinterpret_cast<uint32_t*>(dst + i0 * istride_out + j0), istride_out);
+            cpu::transpose16x16_avx512(reinterpret_cast<const uint32_t*>(src + j0 * jstride_in + i0), jstride_in,
+                                       reinterpret_cast<uint32_t*>(dst + i0 * istride_out + j0), istride_out);
             continue;
           }
         }

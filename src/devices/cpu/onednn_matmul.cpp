@@ -53,6 +53,7 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, W
   memory dst(to, engine(), buf);
   float* d = static_cast<float*>(buf);
   const float* src = b.data<float>();
+  const bool avx512 = cpu::simd().isa == cpu::Isa::kAvx512;
   // Serial, like onednn::pack(): parallel copies stall whenever another process holds the other CPU.
   for (int64_t nb = 0; nb < NB; ++nb) {
     const int64_t n0 = nb * 64, cols = std::min<int64_t>(64, N - n0);
@@ -61,9 +62,15 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, W
       std::fill(block, block + 16 * 64, 0.0f);
       const int64_t k0 = kb * 16, rows = std::min<int64_t>(16, K - k0);
       if (transposed) {
-        // B^T is [N, K]: read each of the block's 64 columns as one run of 16 floats. Reading along k instead
-        // touches 64 lines a row (K * 4 bytes apart, often one L1 set) per element and took 2.4-2.8 ms for 1000 x 1024.
-        for (int64_t j = 0; j < cols; ++j) {
+        // B^T is [N, K]: 16 x 16 tiles transposed in registers, then each of the block's last columns read as one
+        // run of 16 floats. Reading along k instead touches 64 lines a row (K * 4 bytes apart, often one L1 set) per
+        // element: 3.3-3.6 ms for a 1000 x 1024 classifier, 1.3 ms now (2.2-2.7 ms with the scalar runs alone).
+        int64_t j = 0;
+        if (avx512 && rows == 16)
+          for (; j + 16 <= cols; j += 16)
+            cpu::transpose16x16_avx512(reinterpret_cast<const uint32_t*>(src + (n0 + j) * K + k0), K,
+                                       reinterpret_cast<uint32_t*>(block + j), 64);
+        for (; j < cols; ++j) {
           const float* col = src + (n0 + j) * K + k0;
           for (int64_t i = 0; i < rows; ++i) block[i * 64 + j] = col[i];
         }
