@@ -1,6 +1,5 @@
 #include "onnx/payloads.hpp"
 
-#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include <thread>
 
 #include "celer/error.hpp"
+#include "runtime/cpu_resources.hpp"
 
 namespace celer {
 
@@ -171,9 +171,7 @@ bool strip_payloads(std::string_view model, uint64_t min_bytes, StrippedModel& o
 void read_payloads(const PayloadSource& source, const std::vector<PayloadRead>& reads) {
   uint64_t total = 0;
   for (const PayloadRead& r : reads) total += r.span.size;
-  cpu_set_t cpus;
-  const bool two = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) >= 2;
-  if (!two || total < (uint64_t(8) << 20)) {
+  if (total < (uint64_t(8) << 20) || allowed_cpu_count() < 2) {
     for (const PayloadRead& r : reads) source.read(r.span, r.dst);
     return;
   }

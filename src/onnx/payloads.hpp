@@ -51,8 +51,9 @@ struct PayloadRead {
   void* dst = nullptr;
 };
 
-// Does the reads, on two threads when they are large and the process may use two CPUs: most of the time of a large
-// read goes to faulting in the fresh memory it fills, which the two threads do side by side. Throws as read() does.
+// Does the reads, on two threads when they are large and the process may use two CPUs (affinity mask and cgroup
+// quota: runtime/cpu_resources.hpp): most of the time of a large read goes to faulting in the fresh memory it fills,
+// which the two threads do side by side. Throws as read() does.
 void read_payloads(const PayloadSource& source, const std::vector<PayloadRead>& reads);
 
 }  // namespace celer
