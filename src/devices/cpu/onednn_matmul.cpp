@@ -27,9 +27,10 @@ using namespace onednn;
 // A constant f32 B [K, N] (plain: row-major, or column-major when `transposed`) packed into oneDNN's BA16a64b (blocks
 // of 16 rows x 64 columns ordered by column block, then row block; zero-padded), the layout the brgemm matmul picks
 // for a 2-D f32 B. oneDNN 2.6's reorder into it runs at ~7 ns an element (~0.7 s for ViT-B's weights); this is a copy.
-// The buffer is 2 MB aligned and its whole 2 MB pages are marked for transparent huge pages: the brgemm kernel walks
-// B by blocks of 4 KB, one page each, and with 4 KB pages a [3072, 768] B ran 14% slower (TLB misses). The partial
-// last page stays small, so the resident size does not grow. `storage` receives the buffer's owner.
+// The buffer is on transparent huge pages: the brgemm kernel walks B by blocks of 4 KB, one page each, and with 4 KB
+// pages a [3072, 768] B ran 14% slower (TLB misses). It comes from `arena` (core/weight_arena.hpp); without one (a
+// kernel re-created at run time) it is allocated alone, 2 MB aligned, with its whole 2 MB pages marked and the partial
+// last page small, so the resident size does not grow. `storage` receives the buffer's owner.
 // Returns an empty memory when `to` is not that layout.
 memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, WeightArena* arena,
                      std::shared_ptr<void>* storage) {
