@@ -26,6 +26,10 @@ class Kernel {
   // False when the kernel copied constant input i into its own form at creation (packed weights) and will not read
   // it again: the executor then releases the original tensor (peak memory). Such a kernel must not keep a reference.
   virtual bool reads_constant_input(size_t /*i*/) const { return true; }
+  // The explicit input whose memory output 0 would best be written into (a convolution adding a residual reads and
+  // overwrites it in one pass), or -1. The memory plan places output 0 there when this node is that memory's last
+  // reader and the sizes match; run() must be correct either way (it finds out by comparing the two addresses).
+  virtual int output_overwrites_input() const { return -1; }
 };
 
 struct CompileOptions {

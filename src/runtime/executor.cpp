@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <numeric>
 #include <thread>
 
 #include "ir/infer.hpp"
@@ -254,15 +255,48 @@ void Executor::plan(const CompileOptions& options) {
         BufferRequest& b = buffers[size_t(buffer_of[size_t(s)])];
         b.last = std::max(b.last, int(i));
       }
+  // In place: a kernel that would rather write output 0 over one of its inputs (a convolution adding a residual) gets
+  // that input's buffer when it is that buffer's last reader (through any view), reads it through no other input, and
+  // the sizes match. The two buffers become one, alive from the input's first writer to the output's last reader.
+  std::vector<int> merged(buffers.size());
+  std::iota(merged.begin(), merged.end(), 0);
+  auto root = [&](int b) {
+    while (merged[size_t(b)] != b) b = merged[size_t(b)];
+    return b;
+  };
+  auto buffer_root = [&](int slot) { return slot >= 0 && buffer_of[size_t(slot)] >= 0 ? root(buffer_of[size_t(slot)]) : -1; };
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Step& st = steps_[i];
+    const int k = st.kernel && st.static_types && !st.out.empty() ? st.kernel->output_overwrites_input() : -1;
+    if (k < 0 || size_t(k) >= st.in.size() || st.arena_alias[0]) continue;
+    const int in = buffer_root(st.in[size_t(k)]), out = buffer_root(st.out[0]);
+    if (in < 0 || out < 0 || in == out || buffers[size_t(in)].bytes != buffers[size_t(out)].bytes ||
+        buffers[size_t(in)].last != int(i))
+      continue;
+    bool shared = false;
+    for (size_t j = 0; j < st.in.size(); ++j) shared |= j != size_t(k) && buffer_root(st.in[j]) == in;
+    if (shared) continue;
+    merged[size_t(out)] = in;
+    ++in_place_outputs_;
+    buffers[size_t(in)].last = std::max(buffers[size_t(in)].last, buffers[size_t(out)].last);
+  }
+  std::vector<int> request_of(buffers.size(), -1);
+  std::vector<BufferRequest> requests;
+  for (size_t b = 0; b < buffers.size(); ++b)
+    if (merged[b] == int(b)) {
+      request_of[b] = int(requests.size());
+      requests.push_back(buffers[b]);
+    }
   // A buffer aliased by a graph output would be overwritten by the next run: such outputs are copied out at the end.
-  MemoryPlan mp = plan_buffers(buffers);
+  MemoryPlan mp = plan_buffers(requests);
   arena_bytes_ = mp.total_bytes;
   for (Step& st : steps_)
     for (size_t o = 0; o < st.out.size(); ++o) {
       int s = st.out[o];
       if (s < 0 || buffer_of[size_t(s)] < 0 || st.arena_alias[o]) continue;
-      st.arena_offset[o] = mp.offsets[size_t(buffer_of[size_t(s)])];
-      st.arena_bytes[o] = buffers[size_t(buffer_of[size_t(s)])].bytes;
+      const int r = request_of[size_t(buffer_root(s))];
+      st.arena_offset[o] = mp.offsets[size_t(r)];
+      st.arena_bytes[o] = requests[size_t(r)].bytes;
     }
 }
 

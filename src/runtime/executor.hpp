@@ -59,6 +59,8 @@ class Executor {
   // Bytes of the planned arena (one per State), and what the intermediates would take without planning.
   int64_t arena_bytes() const { return arena_bytes_; }
   int64_t unplanned_bytes() const { return unplanned_bytes_; }
+  // Outputs the plan placed in the memory of an input they overwrite (Kernel::output_overwrites_input).
+  int in_place_outputs() const { return in_place_outputs_; }
   // Constants no kernel reads any more (packed into kernels at creation), already dropped from the executor.
   const std::vector<const Value*>& released_constants() const { return released_; }
   // Starts collecting per-node times in `state` (adds a clock read around every node).
@@ -83,6 +85,7 @@ class Executor {
   std::vector<int> input_slots_, output_slots_, capture_slots_;
   int num_slots_ = 0;
   int64_t arena_bytes_ = 0, unplanned_bytes_ = 0;
+  int in_place_outputs_ = 0;
   std::unordered_map<const Graph*, std::unique_ptr<Executor>> subgraphs_;
   std::vector<const Value*> released_;
 };

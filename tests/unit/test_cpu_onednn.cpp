@@ -637,6 +637,66 @@ TEST(CpuOnednnLayout, ChannelConcat) {
   }
 }
 
+// A residual Add fused into a convolution becomes oneDNN's sum post-op: the memory plan puts the convolution's output
+// in the residual's buffer when the convolution is its last reader; otherwise (the residual is read later, or is the
+// convolution's own input) the kernel copies the residual into its output first. Both match REF, and the residual a
+// later node reads is intact.
+namespace {
+
+std::shared_ptr<Graph> bottleneck(bool residual_read_later, bool residual_is_conv_input) {
+  using K = PostOp::Kind;
+  auto g = std::make_shared<Graph>();
+  Value* x = g->add_value("x", ValueType::tensor(kF32, PartialShape::of({1, 16, 10, 10})));
+  g->inputs.push_back(x);
+  auto conv = [&](const std::string& name, Value* in, Dims w, std::vector<int64_t> pads, PostOps post,
+                  std::vector<Value*> extra = {}) {
+    auto op = std::make_unique<Conv>();
+    op->window.pads = std::move(pads);
+    op->post_ops = std::move(post);
+    Value* wv = g->add_constant(name + "_w", random_tensor(w, uint32_t(w[0] * 5 + w[1] + w[2])));
+    Value* bv = g->add_constant(name + "_b", random_tensor({w[0]}, uint32_t(w[0] * 3 + w[2])));
+    std::vector<Value*> ins{in, wv, bv};
+    ins.insert(ins.end(), extra.begin(), extra.end());
+    Value* y = g->add_value(name + "_y");
+    g->add_node(name, std::move(op), ins, {y});
+    return y;
+  };
+  const PostOps relu{PostOp::unary(UnaryFn::kRelu)};
+  Value* a = conv("c1", x, {32, 16, 1, 1}, {}, relu);
+  Value* b = residual_is_conv_input ? a : conv("c2", a, {32, 32, 3, 3}, {1, 1, 1, 1}, relu);
+  Value* s = conv("c3", b, {32, 32, 1, 1}, {}, {PostOp::binary(K::kAdd, 3), PostOp::unary(UnaryFn::kRelu)}, {a});
+  if (residual_read_later) {
+    Value* t = g->add_value("late_y");
+    g->add_node("late", std::make_unique<Binary>(BinaryFn::kAdd), {s, a}, {t});
+    s = t;
+  }
+  Value* y = conv("c4", s, {8, 32, 1, 1}, {}, {});
+  g->outputs = {y};
+  infer_graph(*g, InferOptions{0});
+  return g;
+}
+
+}  // namespace
+
+TEST(CpuOnednnConv, ResidualAddWritesInPlace) {
+  for (int variant = 0; variant < 3; ++variant) {
+    SCOPED_TRACE("variant " + std::to_string(variant));
+    auto g = bottleneck(variant == 1, variant == 2);
+    Tensor x = random_tensor({1, 16, 10, 10}, 91);
+    Executor ref(std::shared_ptr<const Graph>(g), *find_device("REF"), CompileOptions{});
+    const Tensor want = ref.run({RtValue(x)})[0].tensor;
+    for (int threads : {1, 2}) {
+      std::shared_ptr<Graph> cpu_graph(g->clone());
+      run_layout_pass(*cpu_graph, CompileOptions{});
+      Executor cpu(std::shared_ptr<const Graph>(cpu_graph), cpu_device(), threads_options(threads));
+      EXPECT_EQ(cpu.in_place_outputs(), variant == 0 ? 1 : 0);
+      auto state = cpu.make_state();
+      for (int run = 0; run < 2; ++run)  // the second run reuses the arena the first left behind
+        expect_close(cpu.run(*state, {RtValue(x)})[0].tensor, want, "run " + std::to_string(run));
+    }
+  }
+}
+
 // Kernels run from several threads at once (one compiled graph, per-thread streams and scratch buffers).
 TEST(CpuOnednnLayout, ConcurrentRuns) {
   auto g = residual_block({});

@@ -165,7 +165,7 @@ size_t mappable_post_ops(const PostOps& ops) {
 
 MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_ops& first, const Dims& out_dims,
                            const std::vector<Dims>& input_dims, const std::vector<Layout>& input_layouts,
-                           const std::vector<ElementType>& input_elems) {
+                           const std::vector<ElementType>& input_elems, const memory::desc* sum_dst) {
   MappedPostOps m;
   m.ops = first;
   size_t i = 0;
@@ -184,6 +184,11 @@ MappedPostOps map_post_ops(const PostOps& ops, size_t limit, const dnnl::post_op
     if (l != Layout::kPlain && d != out_dims) break;
     const ElementType e = p.input < input_elems.size() ? input_elems[p.input] : ElementType::kF32;
     const memory::desc md = make_desc(d, l, e == ElementType::kBF16 ? e : ElementType::kF32);
+    if (sum_dst && m.sum_input < 0 && p.kind == PostOp::Kind::kAdd && md == *sum_dst) {
+      m.sum_input = int(p.input);
+      m.ops.append_sum(1.0f);
+      continue;
+    }
     m.slots.push_back(m.ops.len());
     m.inputs.push_back(p.input);
     m.mds.push_back(md);

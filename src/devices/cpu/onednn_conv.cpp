@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 
 #include "devices/cpu/cpu_device.hpp"
@@ -148,6 +149,8 @@ class ConvKernel final : public Kernel {
 
   bool reads_constant_input(size_t i) const override { return i != 1 || !w_const_ || wconst_; }
 
+  int output_overwrites_input() const override { return static_entry_ ? static_entry_->post.sum_input : -1; }
+
   const char* name() const override {
     if (compute_ == ElementType::kBF16) return transposed_ ? "onednn:deconv_bf16" : "onednn:conv_bf16";
     return transposed_ ? "onednn:deconv" : "onednn:conv";
@@ -204,6 +207,12 @@ class ConvKernel final : public Kernel {
     // Written in the primitive's layout into scratch and reordered after, when it wants another than ours.
     void* dst = e->dst != e->dst_user ? scratch(Slot::kDst, e->dst.get_size()) : nullptr;
     args.add(DNNL_ARG_DST, e->dst, dst ? dst : y.raw());
+    if (e->post.sum_input >= 0) {  // oneDNN adds dst to the result: dst must hold the operand first
+      const Tensor& r = ctx.input(size_t(e->post.sum_input));
+      CELER_CHECK(!dst && r.dims() == y.dims() && r.type() == y.type(), kInternal, "sum post-op operand ",
+                  dims_to_string(r.dims()), " does not match the output ", dims_to_string(y.dims()));
+      if (r.raw() != y.raw()) std::memcpy(y.raw(), r.raw(), size_t(y.byte_size()));
+    }
     if (ctx.has_input(2)) args.add(DNNL_ARG_BIAS, ctx.input(2), e->bias);
     args.add_scratchpad(e->scratchpad);
     add_post_op_args(e->post, ctx, args);
@@ -292,9 +301,18 @@ class ConvKernel final : public Kernel {
     const memory::desc any_src(to_dims(x), cdt, Tag::any);
     const memory::desc any_dst(to_dims(y), data_type_of(out_elem_), Tag::any);
     const memory::desc any_wei(to_dims(wd), cdt, Tag::any);
-    std::vector<std::pair<memory::desc, memory::desc>> io;
-    if (layouts_[0] != Layout::kPlain) io.emplace_back(make_desc(x, layouts_[0], compute_), e->dst_user);
-    io.emplace_back(any_src, any_dst);
+    // A residual Add becomes oneDNN's sum where the primitive writes straight into the output (first attempt).
+    struct Attempt {
+      memory::desc src, dst;
+      bool sum;
+    };
+    std::vector<Attempt> io;
+    if (layouts_[0] != Layout::kPlain) {
+      const memory::desc src = make_desc(x, layouts_[0], compute_);
+      io.push_back({src, e->dst_user, !transposed_});
+      io.push_back({src, e->dst_user, false});
+    }
+    io.push_back({any_src, any_dst, false});
     const bool bias = in.size() > 2 && !in[2].empty();
     e->bias = bias ? f32_desc({M}, Tag::a) : memory::desc();
     const memory::desc& bias_md = e->bias;
@@ -311,12 +329,13 @@ class ConvKernel final : public Kernel {
           break;
         }
     for (size_t limit = can_map + 1; limit-- > 0;) {
-      MappedPostOps post = map_post_ops(mapped_ops_, limit, dnnl::post_ops(), y, in, layouts_, elems_);
-      if (post.count < limit) continue;
-      dnnl::primitive_attr attr;
-      attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-      attr.set_post_ops(post.ops);
-      for (const auto& [src_md, dst_md] : io) {
+      for (const auto& [src_md, dst_md, sum] : io) {
+        MappedPostOps post =
+            map_post_ops(mapped_ops_, limit, dnnl::post_ops(), y, in, layouts_, elems_, sum ? &e->dst_user : nullptr);
+        if (post.count < limit || (sum && post.sum_input < 0)) continue;
+        dnnl::primitive_attr attr;
+        attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+        attr.set_post_ops(post.ops);
         try {
           if (transposed_) {
             dnnl::deconvolution_forward::desc d(dnnl::prop_kind::forward_inference,
@@ -333,6 +352,7 @@ class ConvKernel final : public Kernel {
         } catch (const dnnl::error&) {
           continue;
         }
+        if (post.sum_input >= 0 && e->dst != e->dst_user) continue;  // sum needs the output as the primitive's dst
         e->post = std::move(post);
         if (w_const_ && !query_only) {
           e->packed = packed_weights(
