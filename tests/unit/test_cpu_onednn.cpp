@@ -227,6 +227,43 @@ TEST(CpuOnednnConv, PostOps) {
   }
 }
 
+// A convolution of one pixel in and out (squeeze-excitation) with constant weights and unary post-ops runs as a
+// matrix-vector product over the packed weights; anything else about it keeps the oneDNN primitive.
+TEST(CpuOnednnConv, OnePixelIsGemv) {
+  struct GemvCase {
+    const char* name;
+    Dims x, w;
+    bool gemv;
+    bool const_w = true, bias = true;
+    PostOps post = {};
+    std::vector<int64_t> strides = {}, pads = {};
+  };
+  using K = PostOp::Kind;
+  const std::vector<GemvCase> cases = {
+      {"squeeze", {1, 72, 1, 1}, {20, 72, 1, 1}, true, true, true, {PostOp::unary(UnaryFn::kSilu)}},
+      {"excite", {1, 20, 1, 1}, {72, 20, 1, 1}, true, true, false, {PostOp::unary(UnaryFn::kSigmoid)}},
+      {"conv1d_two_post_ops", {1, 33, 1}, {65, 33, 1}, true, true, true,
+       {PostOp::unary(UnaryFn::kHardSigmoid, 0.2f, 0.5f), PostOp::unary(UnaryFn::kRelu)}},
+      {"reads_padding", {1, 8, 1, 1}, {16, 8, 1, 1}, false, true, true, {}, {2, 2}, {1, 1, 0, 0}},
+      {"run_time_weights", {1, 24, 1, 1}, {16, 24, 1, 1}, false, false},
+      {"binary_post_op", {1, 24, 1, 1}, {16, 24, 1, 1}, false, true, true, {PostOp::binary(K::kMul, 3)}},
+      {"batch_2", {2, 24, 1, 1}, {16, 24, 1, 1}, false},
+  };
+  for (const GemvCase& c : cases) {
+    OneNode m;
+    m.input(c.x);
+    m.input(c.w, c.const_w);
+    if (c.bias) m.input({c.w[0]}, c.const_w);
+    else m.omit();
+    if (!c.post.empty() && c.post[0].kind == K::kMul) m.input({1, c.w[0], 1, 1});
+    ConvCase cc{"", {}, {}, 1, c.strides, {}, c.pads};
+    auto op = conv_op(cc);
+    op->post_ops = c.post;
+    Node* n = m.finish(std::move(op));
+    check_kernel(m, n, c.name, c.gemv && cpu::gemv_available() ? "cpu:gemv" : "onednn");
+  }
+}
+
 // A symbolic batch: the primitive is created per input shape at run time (through the cache), results stay right.
 TEST(CpuOnednnConv, DynamicShapes) {
   OneNode m;

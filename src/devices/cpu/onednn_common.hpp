@@ -122,6 +122,11 @@ void reorder_data(const memory::desc& from, const void* src, const memory::desc&
 // A constant tensor's data reordered from `from` into `to` (owned memory), once, at kernel creation.
 memory pack(const Tensor& t, const memory::desc& from, const memory::desc& to, WeightArena* arena = nullptr,
             std::shared_ptr<void>* owner = nullptr);
+// A constant f32 B [K, N] (row-major, or column-major when `transposed`) packed into oneDNN's BA16a64b, the layout
+// of brgemm matmul's 2-D f32 B that cpu::gemv_ba16a64b also reads (defined in onednn_matmul.cpp). An empty memory
+// when `to` is not that layout.
+memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, WeightArena* arena,
+                     std::shared_ptr<void>* storage);
 // A memory descriptor's layout as a string (data type, dims, padding, blocking, extra flags): the key under which
 // packed weights are recorded and found again (runtime/packed_weights.hpp).
 std::string layout_key(const memory::desc& md);

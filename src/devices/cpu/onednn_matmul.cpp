@@ -20,9 +20,7 @@
 #include "ops/mat_mul.hpp"
 
 namespace celer {
-namespace {
-
-using namespace onednn;
+namespace onednn {
 
 // A constant f32 B [K, N] (plain: row-major, or column-major when `transposed`) packed into oneDNN's BA16a64b (blocks
 // of 16 rows x 64 columns ordered by column block, then row block; zero-padded), the layout the brgemm matmul picks
@@ -83,6 +81,11 @@ memory pack_ba16a64b(const Tensor& b, const memory::desc& to, bool transposed, W
   }
   return dst;
 }
+
+}  // namespace onednn
+namespace {
+
+using namespace onednn;
 
 struct MatMulEntry {
   dnnl::primitive prim;
